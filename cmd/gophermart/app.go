@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"go.uber.org/fx"
+
+	"github.com/gophermart/gophermart/config"
+	"github.com/gophermart/gophermart/migrations"
+	"github.com/gophermart/gophermart/modules/platform/db"
+	"github.com/gophermart/gophermart/modules/platform/logging"
+	"github.com/gophermart/gophermart/modules/platform/web"
+)
+
+// baseOptions is what every command needs: typed config parts, logging and the database.
+func baseOptions(cfg *config.Config) fx.Option {
+	return fx.Options(
+		fx.Supply(cfg.HTTP, cfg.DB, cfg.Auth, cfg.Accrual, cfg.Log),
+		fx.WithLogger(logging.FxLogger),
+		logging.Module,
+		db.Module,
+	)
+}
+
+// newMigrator prepares Gophermart's migrations on the database.
+func newMigrator(d *db.DB, log *slog.Logger) (*db.Migrator, error) {
+	return db.NewMigrator(d, db.Migrations{FS: migrations.FS, Table: migrations.Table, LockID: migrations.LockID},
+		log.With("module", "migrate"))
+}
+
+// migrated applies pending migrations before anything else gets the database.
+var migrated = fx.Decorate(func(d *db.DB, log *slog.Logger) (*db.DB, error) {
+	m, err := newMigrator(d, log)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := m.Up(context.Background()); err != nil {
+		return nil, err
+	}
+	return d, nil
+})
+
+// bindings is the one place that knows both sides of every cross-module interface.
+var bindings = fx.Provide(
+	func(d *db.DB) web.Pinger { return d },
+)
+
+// serveOptions is the whole service: API, worker, and (without ACCRUAL_SYSTEM_ADDRESS) the built-in
+// accrual service.
+func serveOptions(cfg *config.Config) fx.Option {
+	return fx.Options(
+		baseOptions(cfg),
+		migrated,
+		bindings,
+		web.Module,
+	)
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gophermart/gophermart/config"
+)
+
+// errUsage marks command-line mistakes (unknown flag, bad argument): exit code 2.
+var errUsage = errors.New("usage")
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "gophermart",
+		Short: "Gophermart loyalty-points service",
+		Long: `Gophermart is a loyalty-points service: users register, upload the numbers of orders they
+bought, the service learns from an accrual system how many points each order earns, credits them
+exactly once, and lets users spend them.
+
+With no subcommand it runs "serve". Every setting is a flag, an environment variable or a key of the
+YAML file given with --config (flag > environment > file > default).`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		CompletionOptions: cobra.CompletionOptions{
+			DisableDefaultCmd: true,
+		},
+	}
+	config.AddFlags(root.PersistentFlags())
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return fmt.Errorf("%w: %w (see --help)", errUsage, err)
+	})
+	serve := newServeCmd()
+	root.RunE = serve.RunE
+	root.AddCommand(serve, newMigrateCmd(), newResyncCmd())
+	return root
+}
+
+// loadConfig reads the configuration for cmd from its flags, the environment and the config file.
+func loadConfig(cmd *cobra.Command) (*config.Config, error) {
+	return config.Load(cmd.Flags())
+}
+
+// argsError turns cobra's argument complaints into usage errors.
+func argsError(valid ...string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) > 1 {
+			return fmt.Errorf("%w: too many arguments", errUsage)
+		}
+		if len(args) == 1 {
+			for _, v := range valid {
+				if args[0] == v {
+					return nil
+				}
+			}
+			return fmt.Errorf("%w: unknown argument %q: want one of %s", errUsage, args[0], strings.Join(valid, ", "))
+		}
+		return nil
+	}
+}

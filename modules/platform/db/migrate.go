@@ -1,0 +1,99 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+// Migrations names one set of versioned SQL files and the table goose records them in. Gophermart and
+// the accrual service each have their own, so they can share one database.
+type Migrations struct {
+	// FS holds the .sql files at its root.
+	FS fs.FS
+	// Table is goose's version table, e.g. gm_goose_db_version.
+	Table string
+	// LockID is the PostgreSQL advisory lock that serialises concurrent migrators of this set.
+	LockID int64
+}
+
+// Migrator applies one set of migrations to a DB.
+type Migrator struct {
+	p *goose.Provider
+}
+
+// NewMigrator prepares goose for m on d. On PostgreSQL it takes an advisory session lock around every
+// run, so several instances starting at once apply each migration exactly once.
+func NewMigrator(d *DB, m Migrations, log *slog.Logger) (*Migrator, error) {
+	opts := []goose.ProviderOption{
+		goose.WithTableName(m.Table),
+		goose.WithDisableGlobalRegistry(true),
+	}
+	if log != nil {
+		opts = append(opts, goose.WithSlog(log))
+	}
+	dialect := goose.DialectSQLite3
+	if d.Dialect() == Postgres {
+		dialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(m.LockID), lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return nil, fmt.Errorf("migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	// Never call p.Close: it would close the shared pool (PITFALLS.md §4).
+	p, err := goose.NewProvider(dialect, d.SQL(), m.FS, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load migrations: %w", err)
+	}
+	return &Migrator{p: p}, nil
+}
+
+// Up applies every pending migration and returns how many it applied.
+func (m *Migrator) Up(ctx context.Context) (int, error) {
+	res, err := m.p.Up(ctx)
+	if err != nil {
+		return len(res), fmt.Errorf("migrate up: %w", err)
+	}
+	return len(res), nil
+}
+
+// Down rolls back the newest applied migration.
+func (m *Migrator) Down(ctx context.Context) error {
+	if _, err := m.p.Down(ctx); err != nil {
+		return fmt.Errorf("migrate down: %w", err)
+	}
+	return nil
+}
+
+// DownTo rolls back every migration newer than version (0: all of them).
+func (m *Migrator) DownTo(ctx context.Context, version int64) error {
+	if _, err := m.p.DownTo(ctx, version); err != nil {
+		return fmt.Errorf("migrate down: %w", err)
+	}
+	return nil
+}
+
+// Status describes one migration: its version, file and whether it is applied.
+type Status struct {
+	Version int64
+	Source  string
+	Applied bool
+}
+
+// Status lists every known migration and whether it is applied.
+func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
+	st, err := m.p.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migration status: %w", err)
+	}
+	out := make([]Status, 0, len(st))
+	for _, s := range st {
+		out = append(out, Status{Version: s.Source.Version, Source: s.Source.Path, Applied: s.State == goose.StateApplied})
+	}
+	return out, nil
+}

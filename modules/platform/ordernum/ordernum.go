@@ -1,0 +1,49 @@
+// Package ordernum validates order numbers: strings of digits of any length that pass the Luhn check.
+package ordernum
+
+import (
+	"errors"
+	"strings"
+)
+
+// MaxLen is the longest order number accepted, in digits. Real order numbers are far shorter; the cap
+// keeps a hostile client from storing megabytes in a key.
+const MaxLen = 256
+
+// ErrInvalid is returned for a number that is empty, too long, not all digits, or fails the Luhn check.
+var ErrInvalid = errors.New("invalid order number")
+
+// Number is a validated order number, kept as text (never an integer: leading zeros and length matter).
+type Number string
+
+// Parse trims surrounding white space and validates s as an order number.
+func Parse(s string) (Number, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > MaxLen {
+		return "", ErrInvalid
+	}
+	sum := 0
+	double := false
+	for i := len(s) - 1; i >= 0; i-- {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return "", ErrInvalid
+		}
+		d := int(c - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	if sum%10 != 0 {
+		return "", ErrInvalid
+	}
+	return Number(s), nil
+}
+
+// String returns the number as text.
+func (n Number) String() string { return string(n) }

@@ -1,0 +1,90 @@
+// Package web is the HTTP edge of the service: one fiber app with a single problem+json error
+// handler, request ids, panic recovery, capped gzip request inflation, health checks, and the JWT
+// guard that every protected route sits behind. It knows no domain: modules hand it Routes.
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"go.uber.org/fx"
+)
+
+// Config is the HTTP server's part of the configuration.
+type Config struct {
+	// Address is host:port to listen on.
+	Address string `mapstructure:"address"`
+	// BodyLimit caps a request body as sent on the wire, in bytes.
+	BodyLimit int `mapstructure:"body_limit"`
+	// MaxInflated caps a gzip request body once inflated, in bytes (over it: 413).
+	MaxInflated int `mapstructure:"max_inflated"`
+	// ReadTimeout, WriteTimeout and IdleTimeout bound each connection's phases.
+	ReadTimeout  time.Duration `mapstructure:"read_timeout"`
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	IdleTimeout  time.Duration `mapstructure:"idle_timeout"`
+}
+
+// DefaultConfig holds sane production values.
+func DefaultConfig() Config {
+	return Config{
+		Address:      "localhost:8080",
+		BodyLimit:    1 << 20,
+		MaxInflated:  1 << 20,
+		ReadTimeout:  10 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  120 * time.Second,
+	}
+}
+
+// Module provides the *Server, built from every module's Routes, and serves it while the app runs.
+var Module = fx.Module("web",
+	fx.Provide(fx.Annotate(NewServer, fx.ParamTags(``, ``, ``, ``, `group:"routes"`))),
+	fx.Invoke(func(lc fx.Lifecycle, s *Server, sd fx.Shutdowner) {
+		lc.Append(fx.Hook{
+			OnStart: func(context.Context) error { return s.Start(sd) },
+			OnStop:  s.Stop,
+		})
+	}),
+	fx.Decorate(func(l *slog.Logger) *slog.Logger { return l.With("module", "web") }),
+)
+
+// Routes is what a module hands the server: its public routes, its protected routes (mounted under
+// /api/user behind the JWT guard) and the HTTP status of each error it may return.
+type Routes struct {
+	Public    func(r fiber.Router)
+	Protected func(r fiber.Router)
+	Errors    []ErrorStatus
+}
+
+// ErrorStatus maps a sentinel error (matched with errors.Is) to the HTTP status answered for it. The
+// reply's detail is the sentinel's own text, never the wrapped chain.
+type ErrorStatus struct {
+	Err    error
+	Status int
+}
+
+// AsRoutes annotates a constructor returning Routes so that it joins the server's "routes" group.
+func AsRoutes(f any) any {
+	return fx.Annotate(f, fx.ResultTags(`group:"routes"`))
+}
+
+// Authenticator turns a bearer token into the id of the user it was issued to.
+type Authenticator interface {
+	// Authenticate verifies token and returns its user id, or an error if it is malformed, expired,
+	// forged or signed with another algorithm.
+	Authenticate(token string) (userID string, err error)
+}
+
+// Pinger tells whether a dependency the service needs answers; /readyz calls it.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// ErrListenerClosed is what Listener returns after a clean shutdown.
+var errListenerClosed = net.ErrClosed
+
+func isClosed(err error) bool { return err == nil || errors.Is(err, errListenerClosed) }

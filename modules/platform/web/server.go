@@ -1,0 +1,148 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/google/uuid"
+	"go.uber.org/fx"
+
+	"github.com/gophermart/gophermart/modules/platform/logging"
+)
+
+// Server is the service's HTTP server.
+type Server struct {
+	app    *fiber.App
+	cfg    Config
+	log    *slog.Logger
+	errors []ErrorStatus
+	ln     net.Listener
+	done   chan struct{}
+}
+
+// NewServer builds the fiber app: middleware, health checks, then every module's public routes and,
+// behind the JWT guard under /api/user, their protected routes.
+func NewServer(cfg Config, log *slog.Logger, auth Authenticator, ready Pinger, routes []Routes) *Server {
+	s := &Server{cfg: cfg, log: log, done: make(chan struct{})}
+	s.app = fiber.New(fiber.Config{
+		ErrorHandler:          s.handleError,
+		BodyLimit:             cfg.BodyLimit,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		DisableStartupMessage: true,
+		// Keep fasthttp from answering bad requests with its own plain-text bodies where it can.
+		ReadBufferSize: 8192,
+	})
+	s.app.Use(requestID, recover.New(recover.Config{EnableStackTrace: false}), Inflate(cfg.MaxInflated))
+	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	s.app.Get("/readyz", func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		if err := ready.Ping(ctx); err != nil {
+			s.log.WarnContext(ctx, "not ready", "err", err)
+			return WriteProblem(c, fiber.StatusServiceUnavailable, "database unavailable")
+		}
+		return c.SendString("ok")
+	})
+	for _, r := range routes {
+		s.errors = append(s.errors, r.Errors...)
+		if r.Public != nil {
+			r.Public(s.app)
+		}
+	}
+	// Registered after every public route, so the guard never runs in front of one.
+	protected := s.app.Group("/api/user", Guard(auth))
+	for _, r := range routes {
+		if r.Protected != nil {
+			r.Protected(protected)
+		}
+	}
+	s.app.Use(func(*fiber.Ctx) error { return fiber.ErrNotFound })
+	return s
+}
+
+// App returns the fiber app, for tests (app.Test) and for mounting extra handlers.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Addr returns the address the server listens on once started.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Start binds the address synchronously (a bind error fails startup) and serves in the background; if
+// serving fails later the app is shut down with exit code 1.
+func (s *Server) Start(sd fx.Shutdowner) error {
+	ln, err := net.Listen("tcp", s.cfg.Address)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	s.log.Info("listening", "address", ln.Addr().String())
+	go func() {
+		defer close(s.done)
+		if err := s.app.Listener(ln); !isClosed(err) {
+			s.log.Error("server stopped", "err", err)
+			_ = sd.Shutdown(fx.ExitCode(1))
+		}
+	}()
+	return nil
+}
+
+// Stop stops accepting connections and waits for in-flight requests, until ctx ends.
+func (s *Server) Stop(ctx context.Context) error {
+	if s.ln == nil {
+		return nil
+	}
+	err := s.app.ShutdownWithContext(ctx)
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+	}
+	return err
+}
+
+// handleError is the one place errors become HTTP answers: problem+json, never internals.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	status, reply := fiber.StatusInternalServerError, "internal error"
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		status, reply = fe.Code, fe.Message
+	} else if m, ok := s.match(err); ok {
+		status, reply = m.Status, m.Err.Error()
+	}
+	if status >= fiber.StatusInternalServerError {
+		s.log.ErrorContext(c.UserContext(), "request failed", "method", c.Method(), "path", c.Path(), "err", err)
+	}
+	return WriteProblem(c, status, reply)
+}
+
+func (s *Server) match(err error) (ErrorStatus, bool) {
+	for _, m := range s.errors {
+		if errors.Is(err, m.Err) {
+			return m, true
+		}
+	}
+	return ErrorStatus{}, false
+}
+
+// requestID takes the caller's X-Request-Id (if sane) or makes one, echoes it, and puts it in the
+// request's context so that every log record of the request carries it.
+func requestID(c *fiber.Ctx) error {
+	id := c.Get(fiber.HeaderXRequestID)
+	if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		id = uuid.NewString()
+	}
+	c.Set(fiber.HeaderXRequestID, id)
+	c.SetUserContext(logging.WithRequestID(c.UserContext(), id))
+	return c.Next()
+}
