@@ -1,0 +1,154 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gophermart/gophermart/migrations"
+	"github.com/gophermart/gophermart/modules/platform/db"
+	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
+)
+
+var gm = db.Migrations{FS: migrations.FS, Table: migrations.Table, LockID: migrations.LockID}
+
+func TestParseURI(t *testing.T) {
+	tests := []struct {
+		name    string
+		give    string
+		want    db.Dialect
+		wantErr error
+	}{
+		{name: "empty is sqlite", give: "", want: db.SQLite},
+		{name: "postgres", give: "postgres://u@h:5432/d?sslmode=disable", want: db.Postgres},
+		{name: "postgresql", give: "postgresql://u@h/d", want: db.Postgres},
+		{name: "sqlite scheme", give: "sqlite:///tmp/x.db", want: db.SQLite},
+		{name: "file scheme", give: "file:x.db", want: db.SQLite},
+		{name: "mysql refused", give: "mysql://u@h/d", wantErr: db.ErrBadURI},
+		{name: "bare path refused", give: "/tmp/x.db", wantErr: db.ErrBadURI},
+		{name: "sqlite without path", give: "sqlite://", wantErr: db.ErrBadURI},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, err := db.ParseURI(tt.give)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestMigrationsUpDownUp(t *testing.T) {
+	for _, engine := range dbtest.EngineNames(t) {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			d := dbtest.Open(t, engine)
+			m, err := db.NewMigrator(d, gm, nil)
+			require.NoError(t, err)
+
+			n, err := m.Up(ctx)
+			require.NoError(t, err)
+			assert.Positive(t, n)
+			require.NoError(t, d.Conn(ctx).Exec("SELECT count(*) FROM gm_orders").Error)
+
+			require.NoError(t, m.DownTo(ctx, 0))
+			assert.Error(t, d.Conn(ctx).Exec("SELECT count(*) FROM gm_orders").Error, "tables are gone after down")
+			st, err := m.Status(ctx)
+			require.NoError(t, err)
+			for _, s := range st {
+				assert.False(t, s.Applied, s.Source)
+			}
+
+			n2, err := m.Up(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, n, n2)
+			n3, err := m.Up(ctx)
+			require.NoError(t, err)
+			assert.Zero(t, n3, "a second up applies nothing")
+		})
+	}
+}
+
+// Several instances migrating one database at once must each succeed and apply every migration once.
+func TestConcurrentMigrators(t *testing.T) {
+	for _, engine := range dbtest.EngineNames(t) {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			uri := dbtest.URI(t, engine)
+			const instances = 5
+			applied := make([]int, instances)
+			errs := make([]error, instances)
+			var wg sync.WaitGroup
+			for i := range instances {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					d, err := db.Open(db.Config{URI: uri, MaxOpenConns: 2})
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					defer d.Close()
+					m, err := db.NewMigrator(d, gm, nil)
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					applied[i], errs[i] = m.Up(context.Background())
+				}()
+			}
+			wg.Wait()
+			require.NoError(t, errors.Join(errs...))
+			total := 0
+			for _, n := range applied {
+				total += n
+			}
+			d, err := db.Open(db.Config{URI: uri})
+			require.NoError(t, err)
+			defer d.Close()
+			m, err := db.NewMigrator(d, gm, nil)
+			require.NoError(t, err)
+			st, err := m.Status(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, len(st), total, "every migration applied exactly once across instances")
+		})
+	}
+}
+
+func TestInTxCommitsAndRollsBack(t *testing.T) {
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := open(t)
+			ctx := context.Background()
+			boom := errors.New("boom")
+			err := d.InTx(ctx, func(ctx context.Context) error {
+				require.True(t, db.InTx(ctx))
+				require.NoError(t, d.Conn(ctx).Exec("INSERT INTO gm_settings (name, value) VALUES ('a', '1')").Error)
+				// A nested InTx joins the outer transaction.
+				require.NoError(t, d.InTx(ctx, func(ctx context.Context) error {
+					return d.Conn(ctx).Exec("INSERT INTO gm_settings (name, value) VALUES ('b', '2')").Error
+				}))
+				return boom
+			})
+			require.ErrorIs(t, err, boom)
+			var n int64
+			require.NoError(t, d.Conn(ctx).Raw("SELECT count(*) FROM gm_settings").Scan(&n).Error)
+			assert.Zero(t, n, "rolled back, nested part included")
+
+			require.NoError(t, d.InTx(ctx, func(ctx context.Context) error {
+				return d.Conn(ctx).Exec("INSERT INTO gm_settings (name, value) VALUES ('a', '1')").Error
+			}))
+			require.NoError(t, d.Conn(ctx).Raw("SELECT count(*) FROM gm_settings").Scan(&n).Error)
+			assert.Equal(t, int64(1), n)
+		})
+	}
+}
