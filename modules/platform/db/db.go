@@ -42,7 +42,7 @@ const (
 )
 
 // ErrBadURI is returned for a database URI with an unknown scheme or no path.
-var ErrBadURI = errors.New("unsupported database URI: want postgres://, postgresql://, sqlite:// or file:")
+var ErrBadURI = errors.New("unsupported database URI (want postgres://, postgresql://, sqlite://PATH or file:PATH)")
 
 // Module provides *DB, opened from Config, and closes it when the app stops.
 var Module = fx.Module("db",

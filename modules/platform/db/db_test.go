@@ -60,7 +60,7 @@ func TestMigrationsUpDownUp(t *testing.T) {
 			require.NoError(t, d.Conn(ctx).Exec("SELECT count(*) FROM gm_orders").Error)
 
 			require.NoError(t, m.DownTo(ctx, 0))
-			assert.Error(t, d.Conn(ctx).Exec("SELECT count(*) FROM gm_orders").Error, "tables are gone after down")
+			require.Error(t, d.Conn(ctx).Exec("SELECT count(*) FROM gm_orders").Error, "tables are gone after down")
 			st, err := m.Status(ctx)
 			require.NoError(t, err)
 			for _, s := range st {
@@ -96,7 +96,7 @@ func TestConcurrentMigrators(t *testing.T) {
 						errs[i] = err
 						return
 					}
-					defer d.Close()
+					defer func() { _ = d.Close() }()
 					m, err := db.NewMigrator(d, gm, nil)
 					if err != nil {
 						errs[i] = err
@@ -113,7 +113,7 @@ func TestConcurrentMigrators(t *testing.T) {
 			}
 			d, err := db.Open(db.Config{URI: uri})
 			require.NoError(t, err)
-			defer d.Close()
+			defer func() { _ = d.Close() }()
 			m, err := db.NewMigrator(d, gm, nil)
 			require.NoError(t, err)
 			st, err := m.Status(context.Background())

@@ -30,7 +30,7 @@ func Inflate(maxInflated int) fiber.Handler {
 		if err != nil {
 			return fiber.NewError(fiber.StatusBadRequest, "malformed gzip body")
 		}
-		defer zr.Close()
+		defer func() { _ = zr.Close() }()
 		zr.Multistream(false)
 		out, err := io.ReadAll(io.LimitReader(zr, int64(maxInflated)+1))
 		if len(out) > maxInflated {

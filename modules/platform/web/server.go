@@ -82,7 +82,7 @@ func (s *Server) Addr() string {
 // Start binds the address synchronously (a bind error fails startup) and serves in the background; if
 // serving fails later the app is shut down with exit code 1.
 func (s *Server) Start(sd fx.Shutdowner) error {
-	ln, err := net.Listen("tcp", s.cfg.Address)
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", s.cfg.Address)
 	if err != nil {
 		return err
 	}

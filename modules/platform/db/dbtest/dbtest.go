@@ -23,110 +23,110 @@ import (
 const EnvDSN = "GOPHERMART_TEST_DSN"
 
 // Opener opens a fresh database for one test; it is dropped when the test ends.
-type Opener func(t testing.TB) *db.DB
+type Opener func(tb testing.TB) *db.DB
 
 // EngineNames lists the engines available to this run: "sqlite" always, "postgres" when EnvDSN is set.
-func EngineNames(t testing.TB) []string {
-	t.Helper()
+func EngineNames(tb testing.TB) []string {
+	tb.Helper()
 	names := []string{"sqlite"}
 	if os.Getenv(EnvDSN) != "" {
 		names = append(names, "postgres")
 	} else if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not set: CI must test PostgreSQL too", EnvDSN)
+		tb.Fatalf("%s is not set: CI must test PostgreSQL too", EnvDSN)
 	}
 	return names
 }
 
 // Engines returns an Opener per available engine, each giving a fresh database with Gophermart's
 // migrations applied.
-func Engines(t testing.TB) map[string]Opener {
-	t.Helper()
+func Engines(tb testing.TB) map[string]Opener {
+	tb.Helper()
 	out := map[string]Opener{}
-	for _, name := range EngineNames(t) {
-		out[name] = func(t testing.TB) *db.DB {
-			t.Helper()
-			return Migrated(t, Open(t, name))
+	for _, name := range EngineNames(tb) {
+		out[name] = func(tb testing.TB) *db.DB {
+			tb.Helper()
+			return Migrated(tb, Open(tb, name))
 		}
 	}
 	return out
 }
 
 // Migrated applies Gophermart's migrations to d and returns it.
-func Migrated(t testing.TB, d *db.DB) *db.DB {
-	t.Helper()
+func Migrated(tb testing.TB, d *db.DB) *db.DB {
+	tb.Helper()
 	m, err := db.NewMigrator(d, db.Migrations{FS: migrations.FS, Table: migrations.Table, LockID: migrations.LockID}, nil)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	_, err = m.Up(context.Background())
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	return d
 }
 
 // Open opens a fresh, empty database of the named engine, closed and dropped on cleanup.
-func Open(t testing.TB, engine string) *db.DB {
-	t.Helper()
-	d, err := db.Open(db.Config{URI: URI(t, engine)})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = d.Close() })
+func Open(tb testing.TB, engine string) *db.DB {
+	tb.Helper()
+	d, err := db.Open(db.Config{URI: URI(tb, engine)})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = d.Close() })
 	return d
 }
 
 // URI creates a fresh, empty database of the named engine and returns its URI, for code (or a
 // binary) that opens it itself. It is dropped when the test ends.
-func URI(t testing.TB, engine string) string {
-	t.Helper()
+func URI(tb testing.TB, engine string) string {
+	tb.Helper()
 	switch engine {
 	case "sqlite":
-		return "sqlite://" + filepath.Join(t.TempDir(), "test.db")
+		return "sqlite://" + filepath.Join(tb.TempDir(), "test.db")
 	case "postgres":
-		return postgresURI(t)
+		return postgresURI(tb)
 	}
-	t.Fatalf("unknown engine %q", engine)
+	tb.Fatalf("unknown engine %q", engine)
 	return ""
 }
 
-func postgresURI(t testing.TB) string {
-	t.Helper()
+func postgresURI(tb testing.TB) string {
+	tb.Helper()
 	admin := os.Getenv(EnvDSN)
 	if admin == "" {
-		t.Skipf("%s not set", EnvDSN)
+		tb.Skipf("%s not set", EnvDSN)
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "gmtest_" + hex.EncodeToString(b)
 
 	a, err := db.Open(db.Config{URI: admin, MaxOpenConns: 2})
-	require.NoError(t, err)
-	defer a.Close()
+	require.NoError(tb, err)
+	defer func() { _ = a.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, err = a.SQL().ExecContext(ctx, "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
+	require.NoError(tb, err)
+	tb.Cleanup(func() {
 		a, err := db.Open(db.Config{URI: admin, MaxOpenConns: 1})
 		if err != nil {
-			t.Logf("drop %s: %v", name, err)
+			tb.Logf("drop %s: %v", name, err)
 			return
 		}
-		defer a.Close()
+		defer func() { _ = a.Close() }()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if _, err := a.SQL().ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Logf("drop %s: %v", name, err)
+			tb.Logf("drop %s: %v", name, err)
 		}
 	})
 
 	u, err := url.Parse(admin)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	u.Path = "/" + name
 	return u.String()
 }
 
 // CreateUser inserts a user row with the given id (and a login derived from it) so that rows of other
 // tables may reference it.
-func CreateUser(t testing.TB, d *db.DB, id string) {
-	t.Helper()
+func CreateUser(tb testing.TB, d *db.DB, id string) {
+	tb.Helper()
 	err := d.Conn(context.Background()).Exec(
 		"INSERT INTO gm_users (id, login, login_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
 		id, "login-"+id, "login-"+id, "x", time.Now().UTC()).Error
-	require.NoError(t, err)
+	require.NoError(tb, err)
 }
