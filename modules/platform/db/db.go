@@ -60,6 +60,7 @@ var Module = fx.Module("db",
 type DB struct {
 	gorm    *gorm.DB
 	dialect Dialect
+	file    string // SQLite: the database file ("" in memory)
 }
 
 // ParseURI tells which engine a URI names and returns the DSN to open it with.
@@ -143,6 +144,9 @@ func Open(cfg Config) (*DB, error) {
 	sqlDB.SetMaxIdleConns(maxOpen)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	d := &DB{gorm: g, dialect: dialect}
+	if dialect == SQLite && !strings.Contains(dsn, "mode=memory") {
+		d.file = strings.TrimPrefix(strings.SplitN(dsn, "?", 2)[0], "file:")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := d.Ping(ctx); err != nil {

@@ -23,7 +23,8 @@ type Migrations struct {
 
 // Migrator applies one set of migrations to a DB.
 type Migrator struct {
-	p *goose.Provider
+	p        *goose.Provider
+	lockFile string // SQLite: a file locked around every run (PostgreSQL uses an advisory lock)
 }
 
 // NewMigrator prepares goose for m on d. On PostgreSQL it takes an advisory session lock around every
@@ -50,11 +51,20 @@ func NewMigrator(d *DB, m Migrations, log *slog.Logger) (*Migrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
-	return &Migrator{p: p}, nil
+	mg := &Migrator{p: p}
+	if d.file != "" {
+		mg.lockFile = d.file + "." + m.Table + ".lock"
+	}
+	return mg, nil
 }
 
 // Up applies every pending migration and returns how many it applied.
 func (m *Migrator) Up(ctx context.Context) (int, error) {
+	unlock, err := lockFile(ctx, m.lockFile)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
 	res, err := m.p.Up(ctx)
 	if err != nil {
 		return len(res), fmt.Errorf("migrate up: %w", err)
@@ -64,6 +74,11 @@ func (m *Migrator) Up(ctx context.Context) (int, error) {
 
 // Down rolls back the newest applied migration.
 func (m *Migrator) Down(ctx context.Context) error {
+	unlock, err := lockFile(ctx, m.lockFile)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if _, err := m.p.Down(ctx); err != nil {
 		return fmt.Errorf("migrate down: %w", err)
 	}
@@ -72,6 +87,11 @@ func (m *Migrator) Down(ctx context.Context) error {
 
 // DownTo rolls back every migration newer than version (0: all of them).
 func (m *Migrator) DownTo(ctx context.Context, version int64) error {
+	unlock, err := lockFile(ctx, m.lockFile)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if _, err := m.p.DownTo(ctx, version); err != nil {
 		return fmt.Errorf("migrate down: %w", err)
 	}
