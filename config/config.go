@@ -123,9 +123,12 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 			return nil, fmt.Errorf("%w: config file %s: %w", ErrInvalid, file, err)
 		}
 	}
+	if err := checkTypes(v); err != nil {
+		return nil, err
+	}
 	var c Config
 	if err := v.Unmarshal(&c); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(strings.Fields(err.Error()), " "))
 	}
 	// The course's tools pass "localhost:8081" as often as "http://localhost:8081".
 	if a := c.Accrual.Address; a != "" && !strings.Contains(a, "://") {
@@ -194,6 +197,34 @@ func (c *Config) Validate() error {
 		msgs[i] = e.Error()
 	}
 	return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(msgs, "; ")) // one line, every problem
+}
+
+// checkTypes makes sure every value given as text (env, file) parses as its setting's type, so a
+// mistake is reported naming the setting rather than deep inside the decoder.
+func checkTypes(v *viper.Viper) error {
+	var msgs []string
+	for _, s := range Settings {
+		raw, ok := v.Get(s.Key).(string)
+		if !ok {
+			continue
+		}
+		var err error
+		switch s.Default.(type) {
+		case int:
+			_, err = strconv.Atoi(strings.TrimSpace(raw))
+		case bool:
+			_, err = strconv.ParseBool(strings.TrimSpace(raw))
+		case time.Duration:
+			_, err = time.ParseDuration(strings.TrimSpace(raw))
+		}
+		if err != nil {
+			msgs = append(msgs, fmt.Sprintf("%s: cannot parse %q as %T", settingName(s.Key), raw, s.Default))
+		}
+	}
+	if len(msgs) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(msgs, "; "))
+	}
+	return nil
 }
 
 // settingName names a setting the way a user sets it: "RUN_ADDRESS (-a)".

@@ -1,0 +1,154 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gophermart/gophermart/config"
+)
+
+// load parses args like the CLI does and loads the configuration.
+func load(t *testing.T, args ...string) (*config.Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	config.AddFlags(fs)
+	require.NoError(t, fs.Parse(args))
+	return config.Load(fs)
+}
+
+// clearEnv unsets every setting's environment variable for the test.
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, s := range config.Settings {
+		t.Setenv(s.Env, "")
+		require.NoError(t, os.Unsetenv(s.Env))
+	}
+	t.Setenv("GOPHERMART_CONFIG", "")
+	require.NoError(t, os.Unsetenv("GOPHERMART_CONFIG"))
+}
+
+func TestPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "cfg.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`
+http:
+  address: "file:7000"
+db:
+  uri: "postgres://file/db"
+accrual:
+  address: "http://file-accrual"
+auth:
+  token_ttl: 2h
+`), 0o600))
+
+	tests := []struct {
+		name        string
+		env         map[string]string
+		args        []string
+		wantAddr    string
+		wantDB      string
+		wantAccrual string
+		wantTTL     time.Duration
+	}{
+		{name: "defaults", wantAddr: "localhost:8080", wantDB: "", wantAccrual: "", wantTTL: 24 * time.Hour},
+		{
+			name: "file over defaults", args: []string{"--config", file},
+			wantAddr: "file:7000", wantDB: "postgres://file/db", wantAccrual: "http://file-accrual", wantTTL: 2 * time.Hour,
+		},
+		{
+			name: "env over file", args: []string{"--config", file},
+			env:      map[string]string{"RUN_ADDRESS": "env:6000", "DATABASE_URI": "postgres://env/db", "GOPHERMART_TOKEN_TTL": "3h"},
+			wantAddr: "env:6000", wantDB: "postgres://env/db", wantAccrual: "http://file-accrual", wantTTL: 3 * time.Hour,
+		},
+		{
+			name: "flag over env", args: []string{"--config", file, "-a", "flag:5000", "--token-ttl", "4h"},
+			env:      map[string]string{"RUN_ADDRESS": "env:6000", "DATABASE_URI": "postgres://env/db", "GOPHERMART_TOKEN_TTL": "3h"},
+			wantAddr: "flag:5000", wantDB: "postgres://env/db", wantAccrual: "http://file-accrual", wantTTL: 4 * time.Hour,
+		},
+		{
+			name: "flag given equal to its default still wins", args: []string{"-a", "localhost:8080"},
+			env:      map[string]string{"RUN_ADDRESS": "env:6000"},
+			wantAddr: "localhost:8080", wantTTL: 24 * time.Hour,
+		},
+		{
+			name:     "unchanged flag default never hides env",
+			env:      map[string]string{"RUN_ADDRESS": "env:6000", "ACCRUAL_SYSTEM_ADDRESS": "http://acc:8081"},
+			wantAddr: "env:6000", wantAccrual: "http://acc:8081", wantTTL: 24 * time.Hour,
+		},
+		{
+			name: "empty env counts as unset", args: []string{"--config", file},
+			env:      map[string]string{"RUN_ADDRESS": ""},
+			wantAddr: "file:7000", wantDB: "postgres://file/db", wantAccrual: "http://file-accrual", wantTTL: 2 * time.Hour,
+		},
+		{
+			name: "config file from env", env: map[string]string{"GOPHERMART_CONFIG": file},
+			wantAddr: "file:7000", wantDB: "postgres://file/db", wantAccrual: "http://file-accrual", wantTTL: 2 * time.Hour,
+		},
+		{
+			name: "accrual address without scheme gets http", args: []string{"-r", "localhost:8081/"},
+			wantAddr: "localhost:8080", wantAccrual: "http://localhost:8081", wantTTL: 24 * time.Hour,
+		},
+		{
+			name: "short flags glued", args: []string{"-a=127.0.0.1:9", "-dsqlite://x.db"},
+			wantAddr: "127.0.0.1:9", wantDB: "sqlite://x.db", wantTTL: 24 * time.Hour,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := load(t, tt.args...)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantAddr, cfg.HTTP.Address)
+			assert.Equal(t, tt.wantDB, cfg.DB.URI)
+			assert.Equal(t, tt.wantAccrual, cfg.Accrual.Address)
+			assert.Equal(t, tt.wantTTL, cfg.Auth.TokenTTL)
+		})
+	}
+}
+
+func TestInvalidValuesNameTheSetting(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{name: "address without port", args: []string{"-a", "localhost"}, want: "RUN_ADDRESS (-a)"},
+		{name: "address bad port", env: map[string]string{"RUN_ADDRESS": "localhost:http99"}, want: "RUN_ADDRESS (-a)"},
+		{name: "unknown database scheme", args: []string{"-d", "mysql://x"}, want: "DATABASE_URI (-d)"},
+		{name: "accrual not a URL", args: []string{"-r", "ftp://x"}, want: "ACCRUAL_SYSTEM_ADDRESS (-r)"},
+		{name: "short secret", env: map[string]string{"GOPHERMART_JWT_SECRET": "short"}, want: "GOPHERMART_JWT_SECRET (--jwt-secret)"},
+		{name: "zero ttl", args: []string{"--token-ttl", "0s"}, want: "GOPHERMART_TOKEN_TTL (--token-ttl)"},
+		{name: "bad samesite", args: []string{"--cookie-samesite", "sometimes"}, want: "GOPHERMART_COOKIE_SAMESITE"},
+		{name: "bad log level", env: map[string]string{"GOPHERMART_LOG_LEVEL": "loud"}, want: "GOPHERMART_LOG_LEVEL"},
+		{name: "unparseable duration in env", env: map[string]string{"GOPHERMART_POLL_INTERVAL": "soon"}, want: "GOPHERMART_POLL_INTERVAL (--poll-interval): cannot parse \"soon\""},
+		{name: "unparseable int in env", env: map[string]string{"GOPHERMART_ACCRUAL_WORKERS": "many"}, want: "GOPHERMART_ACCRUAL_WORKERS"},
+		{name: "unparseable bool in env", env: map[string]string{"GOPHERMART_COOKIE_SECURE": "maybe"}, want: "GOPHERMART_COOKIE_SECURE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			_, err := load(t, tt.args...)
+			require.ErrorIs(t, err, config.ErrInvalid)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, err.Error(), "\n", "one line")
+		})
+	}
+}
+
+func TestMissingConfigFile(t *testing.T) {
+	clearEnv(t)
+	_, err := load(t, "--config", filepath.Join(t.TempDir(), "nope.yaml"))
+	require.ErrorIs(t, err, config.ErrInvalid)
+}
