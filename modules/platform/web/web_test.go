@@ -1,0 +1,328 @@
+package web_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gophermart/gophermart/modules/platform/web"
+	"github.com/gophermart/gophermart/modules/platform/web/webtest"
+)
+
+var errTeapot = errors.New("the pot is a teapot")
+
+type echoBody struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+// testRoutes exercises the edge: body echo, strict JSON, a mapped sentinel, a panic, a raw error, a
+// protected route and a gzip-compressed list.
+func testRoutes() web.Routes {
+	return web.Routes{
+		Public: func(r fiber.Router) {
+			r.Post("/echo", func(c *fiber.Ctx) error { return c.Send(c.Body()) })
+			r.Post("/json", func(c *fiber.Ctx) error {
+				var b echoBody
+				if err := web.DecodeJSON(c, &b); err != nil {
+					return err
+				}
+				return c.JSON(b)
+			})
+			r.Get("/teapot", func(*fiber.Ctx) error { return errTeapot })
+			r.Get("/panic", func(*fiber.Ctx) error { panic("secret internals") })
+			r.Get("/raw", func(*fiber.Ctx) error { return errors.New("pq: relation secret_table does not exist") })
+		},
+		Protected: func(r fiber.Router) {
+			r.Get("/me", func(c *fiber.Ctx) error { return c.SendString(web.UserID(c)) })
+			r.Get("/list", web.Gzip(), func(c *fiber.Ctx) error { return c.SendString(strings.Repeat("item,", 200)) })
+		},
+		Errors: []web.ErrorStatus{{Err: errTeapot, Status: http.StatusTeapot}},
+	}
+}
+
+func gz(t *testing.T, b []byte, times int) []byte {
+	t.Helper()
+	for range times {
+		var buf bytes.Buffer
+		w, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		require.NoError(t, err)
+		_, err = w.Write(b)
+		require.NoError(t, err)
+		require.NoError(t, w.Close())
+		b = buf.Bytes()
+	}
+	return b
+}
+
+func do(t *testing.T, app *fiber.App, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := app.Test(req, -1)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	return resp, body
+}
+
+func problemOf(t *testing.T, resp *http.Response, body []byte) web.Problem {
+	t.Helper()
+	assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+	var p web.Problem
+	require.NoError(t, json.Unmarshal(body, &p), string(body))
+	assert.Equal(t, resp.StatusCode, p.Status)
+	assert.NotEmpty(t, p.Title)
+	assert.NotEmpty(t, p.Type)
+	return p
+}
+
+func TestGzipRequestBodies(t *testing.T) {
+	app := webtest.New(testRoutes())
+	plain := []byte(`{"order":"12345678903"}`)
+	bomb := bytes.Repeat([]byte{0}, 8<<20) // 8 MiB of zeros: a few KiB gzipped, far over the 1 MiB cap
+
+	tests := []struct {
+		name       string
+		body       []byte
+		encoding   string
+		wantStatus int
+		wantBody   []byte
+	}{
+		{name: "plain", body: plain, wantStatus: 200, wantBody: plain},
+		{name: "gzip", body: gz(t, plain, 1), encoding: "gzip", wantStatus: 200, wantBody: plain},
+		{name: "gzip upper case", body: gz(t, plain, 1), encoding: " GZIP ", wantStatus: 200, wantBody: plain},
+		{name: "bomb", body: gz(t, bomb, 1), encoding: "gzip", wantStatus: 413},
+		{name: "stacked encodings", body: gz(t, plain, 2), encoding: "gzip, gzip", wantStatus: 415},
+		{name: "brotli", body: plain, encoding: "br", wantStatus: 415},
+		{name: "not gzip at all", body: plain, encoding: "gzip", wantStatus: 400},
+		{name: "truncated gzip", body: gz(t, plain, 1)[:15], encoding: "gzip", wantStatus: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/echo", bytes.NewReader(tt.body))
+			if tt.encoding != "" {
+				req.Header.Set("Content-Encoding", tt.encoding)
+			}
+			resp, body := do(t, app, req)
+			require.Equal(t, tt.wantStatus, resp.StatusCode, string(body))
+			if tt.wantBody != nil {
+				assert.Equal(t, tt.wantBody, body)
+			} else {
+				problemOf(t, resp, body)
+			}
+		})
+	}
+}
+
+// A gzip bomb must be refused without inflating it: memory stays flat.
+func TestGzipBombDoesNotGrowMemory(t *testing.T) {
+	app := webtest.New(testRoutes())
+	bomb := gz(t, bytes.Repeat([]byte{0}, 32<<20), 1) // 32 MiB inflated
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 4 {
+		req := httptest.NewRequest(http.MethodPost, "/echo", bytes.NewReader(bomb))
+		req.Header.Set("Content-Encoding", "gzip")
+		resp, _ := do(t, app, req)
+		require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	// Four requests inflated in full would allocate over 128 MiB; the cap keeps each to a few MiB.
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(24<<20))
+}
+
+func TestBodyLimitOnTheWire(t *testing.T) {
+	app := webtest.New(testRoutes())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = app.Listener(ln) }()
+	t.Cleanup(func() { _ = app.Shutdown() })
+
+	// The server refuses on the announced length, before the body is sent (a client still writing
+	// would see its connection reset, so speak HTTP by hand and read the answer).
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer func() { _ = conn.Close() }()
+	_, err = conn.Write([]byte("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n"))
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+}
+
+func TestErrorsAreProblemsWithoutInternals(t *testing.T) {
+	app := webtest.New(testRoutes())
+	tests := []struct {
+		name       string
+		path       string
+		wantStatus int
+		wantDetail string
+	}{
+		{name: "mapped sentinel", path: "/teapot", wantStatus: http.StatusTeapot, wantDetail: "the pot is a teapot"},
+		{name: "panic", path: "/panic", wantStatus: 500, wantDetail: "internal error"},
+		{name: "raw error", path: "/raw", wantStatus: 500, wantDetail: "internal error"},
+		{name: "unknown route", path: "/nope", wantStatus: 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := do(t, app, httptest.NewRequest(http.MethodGet, tt.path, nil))
+			require.Equal(t, tt.wantStatus, resp.StatusCode)
+			p := problemOf(t, resp, body)
+			if tt.wantDetail != "" {
+				assert.Equal(t, tt.wantDetail, p.Detail)
+			}
+			assert.NotContains(t, string(body), "secret")
+		})
+	}
+}
+
+func TestDecodeJSON(t *testing.T) {
+	app := webtest.New(testRoutes())
+	tests := []struct {
+		name       string
+		body       string
+		ctype      string
+		wantStatus int
+		wantDetail string
+	}{
+		{name: "ok", body: `{"name":"a","count":2}`, wantStatus: 200},
+		{name: "form content type still JSON", body: `{"name":"a"}`, ctype: "application/x-www-form-urlencoded", wantStatus: 200},
+		{name: "empty", body: ``, wantStatus: 400, wantDetail: "empty body"},
+		{name: "malformed", body: `{"name":`, wantStatus: 400, wantDetail: "malformed JSON"},
+		{name: "syntax", body: `{"name" "a"}`, wantStatus: 400, wantDetail: "malformed JSON body at byte"},
+		{name: "unknown field", body: `{"name":"a","admin":true}`, wantStatus: 400, wantDetail: `unknown field "admin"`},
+		{name: "wrong type", body: `{"name":5}`, wantStatus: 400, wantDetail: `field "name" must be a JSON string`},
+		{name: "array", body: `[1,2]`, wantStatus: 400, wantDetail: "must be a JSON object"},
+		{name: "trailing data", body: `{"name":"a"} {"name":"b"}`, wantStatus: 400, wantDetail: "trailing data"},
+		{name: "trailing garbage", body: `{"name":"a"}x`, wantStatus: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, "/json", strings.NewReader(tt.body))
+			if tt.ctype != "" {
+				req.Header.Set("Content-Type", tt.ctype)
+			}
+			resp, body := do(t, app, req)
+			require.Equal(t, tt.wantStatus, resp.StatusCode, string(body))
+			if tt.wantStatus != 200 {
+				assert.Contains(t, problemOf(t, resp, body).Detail, tt.wantDetail)
+			}
+		})
+	}
+}
+
+func TestGuard(t *testing.T) {
+	app := webtest.New(testRoutes())
+	tests := []struct {
+		name       string
+		header     string
+		cookie     string
+		wantStatus int
+		wantBody   string
+	}{
+		{name: "bearer", header: "Bearer " + webtest.Token("u1"), wantStatus: 200, wantBody: "u1"},
+		{name: "bearer lower case scheme", header: "bearer " + webtest.Token("u1"), wantStatus: 200, wantBody: "u1"},
+		{name: "cookie", cookie: webtest.Token("u2"), wantStatus: 200, wantBody: "u2"},
+		{name: "none", wantStatus: 401},
+		{name: "basic scheme", header: "Basic dTpw", wantStatus: 401},
+		{name: "bad token", header: "Bearer nope", wantStatus: 401},
+		{name: "empty bearer", header: "Bearer ", wantStatus: 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/api/user/me", nil)
+			if tt.header != "" {
+				req.Header.Set("Authorization", tt.header)
+			}
+			if tt.cookie != "" {
+				req.AddCookie(&http.Cookie{Name: web.CookieName, Value: tt.cookie})
+			}
+			resp, body := do(t, app, req)
+			require.Equal(t, tt.wantStatus, resp.StatusCode)
+			if tt.wantStatus == 200 {
+				assert.Equal(t, tt.wantBody, string(body))
+			} else {
+				problemOf(t, resp, body)
+			}
+		})
+	}
+}
+
+func TestGzipOnlyWhenAccepted(t *testing.T) {
+	app := webtest.New(testRoutes())
+	for _, accept := range []string{"", "gzip"} {
+		req := httptest.NewRequest(http.MethodGet, "/api/user/list", nil)
+		req.Header.Set("Authorization", "Bearer "+webtest.Token("u"))
+		if accept != "" {
+			req.Header.Set("Accept-Encoding", accept)
+		}
+		resp, body := do(t, app, req)
+		require.Equal(t, 200, resp.StatusCode)
+		assert.Contains(t, resp.Header.Get("Vary"), "Accept-Encoding")
+		if accept == "" {
+			assert.Empty(t, resp.Header.Get("Content-Encoding"))
+			assert.Equal(t, strings.Repeat("item,", 200), string(body))
+			continue
+		}
+		assert.Equal(t, "gzip", resp.Header.Get("Content-Encoding"))
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		require.NoError(t, err)
+		plain, err := io.ReadAll(zr)
+		require.NoError(t, err)
+		assert.Equal(t, strings.Repeat("item,", 200), string(plain))
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	app := webtest.New(testRoutes())
+	resp, _ := do(t, app, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	assert.Len(t, resp.Header.Get("X-Request-Id"), 36, "generated uuid")
+	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+	req.Header.Set("X-Request-Id", "abc-123")
+	resp, _ = do(t, app, req)
+	assert.Equal(t, "abc-123", resp.Header.Get("X-Request-Id"))
+	req = httptest.NewRequest(http.MethodGet, "/healthz", nil)
+	req.Header.Set("X-Request-Id", "bad id\twith spaces")
+	resp, _ = do(t, app, req)
+	assert.NotEqual(t, "bad id\twith spaces", resp.Header.Get("X-Request-Id"))
+}
+
+type failingPing struct{}
+
+func (failingPing) Ping(context.Context) error { return errors.New("db down") }
+
+type anyAuth struct{}
+
+func (anyAuth) Authenticate(string) (string, error) { return "", errors.New("no") }
+
+func TestHealthAndReadiness(t *testing.T) {
+	app := webtest.New()
+	resp, body := do(t, app, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, "ok", string(body))
+	resp, _ = do(t, app, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	assert.Equal(t, 200, resp.StatusCode)
+
+	down := web.NewServer(web.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), anyAuth{}, failingPing{}, nil).App()
+	resp, body = do(t, down, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.NotContains(t, string(body), "db down")
+}
