@@ -1,7 +1,17 @@
 package orders
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/gophermart/gophermart/modules/platform/db"
+	"github.com/gophermart/gophermart/modules/platform/ordernum"
+	"github.com/gophermart/gophermart/modules/platform/points"
 )
 
 // The statuses of an order. NEW and PROCESSING are pending (the accrual worker asks about them);
@@ -29,3 +39,106 @@ type orderRow struct {
 
 // TableName tells gorm the table of orderRow.
 func (orderRow) TableName() string { return "gm_orders" }
+
+func fromRow(r orderRow) Order {
+	o := Order{
+		Number:     ordernum.Number(r.Number),
+		UserID:     r.UserID,
+		Status:     r.Status,
+		UploadedAt: r.UploadedAt.UTC(),
+	}
+	if r.Accrual != nil {
+		a := points.Amount(*r.Accrual)
+		o.Accrual = &a
+	}
+	return o
+}
+
+// Store keeps orders. Every method joins the transaction carried by ctx, if any.
+type Store interface {
+	// Insert stores a new order as NEW, due for polling at once. It reports false, and changes
+	// nothing, when the number exists already (whoever owns it): the primary key decides.
+	Insert(ctx context.Context, userID string, n ordernum.Number, at time.Time) (inserted bool, err error)
+	// Owner returns the id of the user who uploaded n, or ErrNotFound.
+	Owner(ctx context.Context, n ordernum.Number) (string, error)
+	// ListByUser returns every order of the user, newest upload first.
+	ListByUser(ctx context.Context, userID string) ([]Order, error)
+	// PageByUser returns up to limit orders of the user uploaded before after (all when nil), newest
+	// first.
+	PageByUser(ctx context.Context, userID string, after *cursor, limit int) ([]Order, error)
+}
+
+// ErrNotFound is returned by a Store for an order number nobody uploaded.
+var ErrNotFound = errors.New("order not found")
+
+// SQLStore is the Store on the service's database (PostgreSQL or SQLite).
+type SQLStore struct {
+	db *db.DB
+}
+
+// NewStore returns the Store on d.
+func NewStore(d *db.DB) *SQLStore { return &SQLStore{db: d} }
+
+// Insert implements Store.
+func (s *SQLStore) Insert(ctx context.Context, userID string, n ordernum.Number, at time.Time) (bool, error) {
+	at = at.UTC().Truncate(time.Microsecond)
+	due := at
+	row := orderRow{Number: string(n), UserID: userID, Status: StatusNew, UploadedAt: at, NextPollAt: &due}
+	// ON CONFLICT DO NOTHING rather than a failing INSERT: a unique violation would abort a
+	// PostgreSQL transaction, and this way two racing users are told apart by RowsAffected alone.
+	res := s.db.Conn(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "number"}}, DoNothing: true}).
+		Create(&row)
+	if res.Error != nil {
+		return false, fmt.Errorf("insert order %s: %w", n, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// Owner implements Store.
+func (s *SQLStore) Owner(ctx context.Context, n ordernum.Number) (string, error) {
+	var row orderRow
+	err := s.db.Conn(ctx).Select("user_id").Where("number = ?", string(n)).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("read owner of order %s: %w", n, err)
+	}
+	return row.UserID, nil
+}
+
+// listColumns are the columns a list shows; the queue's are left out.
+var listColumns = []string{"number", "user_id", "status", "accrual", "uploaded_at"}
+
+// ListByUser implements Store.
+func (s *SQLStore) ListByUser(ctx context.Context, userID string) ([]Order, error) {
+	var rows []orderRow
+	err := s.db.Conn(ctx).Select(listColumns).Where("user_id = ?", userID).
+		Order("uploaded_at DESC, number DESC").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("list orders of user %s: %w", userID, err)
+	}
+	return fromRows(rows), nil
+}
+
+// PageByUser implements Store. The keyset condition is written out (not as a row-value comparison)
+// so that it means the same on both engines; the (user_id, uploaded_at, number) index serves it.
+func (s *SQLStore) PageByUser(ctx context.Context, userID string, after *cursor, limit int) ([]Order, error) {
+	q := s.db.Conn(ctx).Select(listColumns).Where("user_id = ?", userID)
+	if after != nil {
+		q = q.Where("(uploaded_at < ? OR (uploaded_at = ? AND number < ?))", after.At, after.At, after.Key)
+	}
+	var rows []orderRow
+	if err := q.Order("uploaded_at DESC, number DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("page orders of user %s: %w", userID, err)
+	}
+	return fromRows(rows), nil
+}
+
+func fromRows(rows []orderRow) []Order {
+	out := make([]Order, len(rows))
+	for i, r := range rows {
+		out[i] = fromRow(r)
+	}
+	return out
+}

@@ -1,0 +1,115 @@
+package orders
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gophermart/gophermart/modules/platform/db"
+	"github.com/gophermart/gophermart/modules/platform/ordernum"
+	"github.com/gophermart/gophermart/modules/platform/web/webtest"
+)
+
+// luhn appends the Luhn check digit to base, a string of digits.
+func luhn(base string) string {
+	sum := 0
+	double := true
+	for i := len(base) - 1; i >= 0; i-- {
+		d := int(base[i] - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return base + strconv.Itoa((10-sum%10)%10)
+}
+
+// num returns the i-th valid test order number of a series.
+func num(series, i int) string { return luhn(strconv.Itoa(series*1_000_000 + i)) }
+
+// recorder is a Notifier that remembers what it was told.
+type recorder struct {
+	mu  sync.Mutex
+	got []ordernum.Number
+}
+
+func (r *recorder) Notify(n ordernum.Number) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, n)
+}
+
+func (r *recorder) notified() []ordernum.Number {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]ordernum.Number(nil), r.got...)
+}
+
+type env struct {
+	db    *db.DB
+	svc   *Service
+	app   *fiber.App
+	notes *recorder
+}
+
+func newEnv(tb testing.TB, d *db.DB) *env {
+	tb.Helper()
+	notes := &recorder{}
+	svc := NewService(NewStore(d), notes, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return &env{db: d, svc: svc, app: webtest.New(NewRoutes(svc)), notes: notes}
+}
+
+// call sends one request through the real server; token "" sends no credentials. Extra headers come
+// as name, value pairs.
+func (e *env) call(tb testing.TB, method, path, token, body string, headers ...string) (int, http.Header, string) {
+	tb.Helper()
+	req := httptest.NewRequestWithContext(context.Background(), method, path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "text/plain")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := e.app.Test(req, -1)
+	require.NoError(tb, err)
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(tb, err)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func (e *env) upload(tb testing.TB, userID, number string) int {
+	tb.Helper()
+	code, _, _ := e.call(tb, http.MethodPost, "/api/user/orders", webtest.Token(userID), number)
+	return code
+}
+
+func (e *env) row(tb testing.TB, number string) orderRow {
+	tb.Helper()
+	var r orderRow
+	require.NoError(tb, e.db.Conn(context.Background()).Where("number = ?", number).Take(&r).Error)
+	return r
+}
+
+func (e *env) count(tb testing.TB) int64 {
+	tb.Helper()
+	var n int64
+	require.NoError(tb, e.db.Conn(context.Background()).Model(&orderRow{}).Count(&n).Error)
+	return n
+}

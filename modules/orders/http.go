@@ -1,0 +1,124 @@
+package orders
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/gophermart/gophermart/modules/platform/ordernum"
+	"github.com/gophermart/gophermart/modules/platform/points"
+	"github.com/gophermart/gophermart/modules/platform/web"
+)
+
+// maxUploadBody caps the body of an upload: an order number is at most ordernum.MaxLen digits, so
+// anything over 1 KiB is not one.
+const maxUploadBody = 1 << 10
+
+// NewRoutes returns the orders endpoints, all behind the JWT guard. Only the lists are gzipped.
+func NewRoutes(s *Service) web.Routes {
+	h := handlers{s: s}
+	return web.Routes{
+		Protected: func(r fiber.Router) {
+			r.Post("/orders", h.upload)
+			r.Get("/orders", web.Gzip(), h.list)
+			r.Get("/orders/page", web.Gzip(), h.page)
+		},
+		Errors: []web.ErrorStatus{
+			{Err: ErrOwnedByAnother, Status: fiber.StatusConflict},
+			{Err: ordernum.ErrInvalid, Status: fiber.StatusUnprocessableEntity},
+			{Err: ErrBadCursor, Status: fiber.StatusBadRequest},
+			{Err: ErrBadLimit, Status: fiber.StatusBadRequest},
+		},
+	}
+}
+
+type handlers struct {
+	s *Service
+}
+
+type orderItem struct {
+	Number     string         `json:"number"`
+	Status     string         `json:"status"`
+	Accrual    *points.Amount `json:"accrual,omitempty"`
+	UploadedAt string         `json:"uploaded_at"`
+}
+
+type orderPage struct {
+	Items      []orderItem `json:"items"`
+	NextCursor string      `json:"next_cursor,omitempty"`
+}
+
+func toItems(orders []Order) []orderItem {
+	out := make([]orderItem, len(orders))
+	for i, o := range orders {
+		out[i] = orderItem{Number: string(o.Number), Status: o.Status, UploadedAt: o.UploadedAt.Format(time.RFC3339)}
+		if a, ok := o.Credited(); ok {
+			out[i].Accrual = &a
+		}
+	}
+	return out
+}
+
+// upload is POST /api/user/orders: the text/plain body is the order number.
+func (h handlers) upload(c *fiber.Ctx) error {
+	body := c.Body()
+	if len(body) > maxUploadBody {
+		return fiber.NewError(fiber.StatusBadRequest, "oversized body: an order number is at most "+
+			strconv.Itoa(ordernum.MaxLen)+" digits")
+	}
+	text := strings.TrimSpace(string(body))
+	if text == "" {
+		return fiber.NewError(fiber.StatusBadRequest, "empty body: the order number is required")
+	}
+	n, err := ordernum.Parse(text)
+	if err != nil {
+		return err
+	}
+	outcome, err := h.s.Upload(c.UserContext(), web.UserID(c), n)
+	if err != nil {
+		return err
+	}
+	if outcome == Accepted {
+		return c.SendStatus(fiber.StatusAccepted)
+	}
+	return c.SendStatus(fiber.StatusOK)
+}
+
+// list is GET /api/user/orders: every order of the caller, newest upload first; 204 when none.
+func (h handlers) list(c *fiber.Ctx) error {
+	orders, err := h.s.List(c.UserContext(), web.UserID(c))
+	if err != nil {
+		return err
+	}
+	if len(orders) == 0 {
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	return c.JSON(toItems(orders))
+}
+
+// page is GET /api/user/orders/page?limit=&cursor=: one keyset page, 200 even when empty.
+func (h handlers) page(c *fiber.Ctx) error {
+	limit, err := parseLimit(c.Query("limit"))
+	if err != nil {
+		return err
+	}
+	p, err := h.s.Page(c.UserContext(), web.UserID(c), limit, c.Query("cursor"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(orderPage{Items: toItems(p.Items), NextCursor: p.Next})
+}
+
+// parseLimit reads the limit query parameter: absent or empty is DefaultPageLimit.
+func parseLimit(s string) (int, error) {
+	if s == "" {
+		return DefaultPageLimit, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxPageLimit {
+		return 0, ErrBadLimit
+	}
+	return n, nil
+}

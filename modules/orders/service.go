@@ -1,0 +1,77 @@
+package orders
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gophermart/gophermart/modules/platform/ordernum"
+)
+
+// Service is the orders use cases: upload and list. Safe for concurrent use.
+type Service struct {
+	store  Store
+	notify Notifier
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// NewService returns the orders service.
+func NewService(store Store, notify Notifier, log *slog.Logger) *Service {
+	return &Service{store: store, notify: notify, log: log, now: time.Now}
+}
+
+// Upload records that userID bought order n. A new number is stored durably as NEW (Accepted) and
+// the Notifier hears of it; a number this user uploaded before is AlreadyUploaded; one another user
+// uploaded gives ErrOwnedByAnother. The primary key decides, so two users racing for one number get
+// one Accepted and one ErrOwnedByAnother. Call it outside any transaction: the notification assumes
+// the insert is committed when Upload returns.
+func (s *Service) Upload(ctx context.Context, userID string, n ordernum.Number) (Outcome, error) {
+	inserted, err := s.store.Insert(ctx, userID, n, s.now())
+	if err != nil {
+		return 0, err
+	}
+	if inserted {
+		s.log.InfoContext(ctx, "order accepted", "user_id", userID, "order", string(n))
+		s.notify.Notify(n)
+		return Accepted, nil
+	}
+	owner, err := s.store.Owner(ctx, n)
+	if err != nil {
+		return 0, fmt.Errorf("upload order %s: %w", n, err)
+	}
+	if owner != userID {
+		return 0, ErrOwnedByAnother
+	}
+	return AlreadyUploaded, nil
+}
+
+// List returns every order of userID, newest upload first.
+func (s *Service) List(ctx context.Context, userID string) ([]Order, error) {
+	return s.store.ListByUser(ctx, userID)
+}
+
+// Page returns up to limit orders of userID, newest upload first, starting after the opaque
+// cursor ("" for the first page). Page.Next is "" on the last page. A limit outside
+// 1..MaxPageLimit gives ErrBadLimit; a cursor this service did not make gives ErrBadCursor.
+func (s *Service) Page(ctx context.Context, userID string, limit int, cur string) (Page, error) {
+	if limit < 1 || limit > MaxPageLimit {
+		return Page{}, ErrBadLimit
+	}
+	after, err := decodeCursor(cur)
+	if err != nil {
+		return Page{}, err
+	}
+	items, err := s.store.PageByUser(ctx, userID, after, limit+1)
+	if err != nil {
+		return Page{}, err
+	}
+	p := Page{Items: items}
+	if len(items) > limit {
+		p.Items = items[:limit]
+		last := p.Items[limit-1]
+		p.Next = encodeCursor(cursor{At: last.UploadedAt, Key: string(last.Number)})
+	}
+	return p, nil
+}
