@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 )
 
@@ -42,7 +43,7 @@ func DefaultConfig() Config {
 
 // Module provides the *Server, built from every module's Routes, and serves it while the app runs.
 var Module = fx.Module("web",
-	fx.Provide(fx.Annotate(NewServer, fx.ParamTags(``, ``, ``, ``, `group:"routes"`))),
+	fx.Provide(newServer),
 	fx.Invoke(func(lc fx.Lifecycle, s *Server, sd fx.Shutdowner) {
 		lc.Append(fx.Hook{
 			OnStart: func(context.Context) error { return s.Start(sd) },
@@ -51,6 +52,24 @@ var Module = fx.Module("web",
 	}),
 	fx.Decorate(func(l *slog.Logger) *slog.Logger { return l.With("module", "web") }),
 )
+
+type serverParams struct {
+	fx.In
+	Config  Config
+	Log     *slog.Logger
+	Auth    Authenticator
+	Ready   Pinger
+	Routes  []Routes             `group:"routes"`
+	Metrics *prometheus.Registry `optional:"true"`
+}
+
+func newServer(p serverParams) *Server {
+	var opts []Option
+	if p.Metrics != nil {
+		opts = append(opts, WithMetrics(p.Metrics))
+	}
+	return NewServer(p.Config, p.Log, p.Auth, p.Ready, p.Routes, opts...)
+}
 
 // Routes is what a module hands the server: its public routes, its protected routes (mounted under
 // /api/user behind the JWT guard) and the HTTP status of each error it may return.

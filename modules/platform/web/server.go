@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 
 	"github.com/gophermart/gophermart/modules/platform/logging"
@@ -18,18 +19,22 @@ import (
 
 // Server is the service's HTTP server.
 type Server struct {
-	app    *fiber.App
-	cfg    Config
-	log    *slog.Logger
-	errors []ErrorStatus
-	ln     net.Listener
-	done   chan struct{}
+	app     *fiber.App
+	cfg     Config
+	log     *slog.Logger
+	errors  []ErrorStatus
+	ln      net.Listener
+	done    chan struct{}
+	metrics *prometheus.Registry
 }
 
 // NewServer builds the fiber app: middleware, health checks, then every module's public routes and,
 // behind the JWT guard under /api/user, their protected routes.
-func NewServer(cfg Config, log *slog.Logger, auth Authenticator, ready Pinger, routes []Routes) *Server {
+func NewServer(cfg Config, log *slog.Logger, auth Authenticator, ready Pinger, routes []Routes, opts ...Option) *Server {
 	s := &Server{cfg: cfg, log: log, done: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
 	s.app = fiber.New(fiber.Config{
 		ErrorHandler:          s.handleError,
 		BodyLimit:             cfg.BodyLimit,
@@ -40,6 +45,10 @@ func NewServer(cfg Config, log *slog.Logger, auth Authenticator, ready Pinger, r
 		// Keep fasthttp from answering bad requests with its own plain-text bodies where it can.
 		ReadBufferSize: 8192,
 	})
+	if s.metrics != nil {
+		s.app.Use(httpMetrics(s.metrics, s.handleError))
+		s.app.Get("/metrics", metricsHandler(s.metrics))
+	}
 	s.app.Use(requestID, recover.New(recover.Config{EnableStackTrace: false}), Inflate(cfg.MaxInflated))
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	s.app.Get("/readyz", func(c *fiber.Ctx) error {

@@ -309,6 +309,10 @@ type failingPing struct{}
 
 func (failingPing) Ping(context.Context) error { return errors.New("db down") }
 
+type nopPing struct{}
+
+func (nopPing) Ping(context.Context) error { return nil }
+
 type anyAuth struct{}
 
 func (anyAuth) Authenticate(string) (string, error) { return "", errors.New("no") }

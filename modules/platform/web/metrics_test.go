@@ -1,0 +1,36 @@
+package web_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gophermart/gophermart/modules/platform/metrics"
+	"github.com/gophermart/gophermart/modules/platform/web"
+)
+
+func TestMetricsPerRoutePattern(t *testing.T) {
+	reg := metrics.New()
+	app := web.NewServer(web.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), anyAuth{}, nopPing{},
+		[]web.Routes{testRoutes()}, web.WithMetrics(reg)).App()
+
+	for _, path := range []string{"/teapot", "/teapot", "/panic", "/no/such/thing", "/api/user/me"} {
+		resp, _ := do(t, app, httptest.NewRequest(http.MethodGet, path, nil))
+		require.NotEqual(t, 200, resp.StatusCode)
+	}
+	resp, body := do(t, app, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, 200, resp.StatusCode)
+	text := string(body)
+	assert.Contains(t, text, `http_requests_total{method="GET",route="/teapot",status="418"} 2`)
+	assert.Contains(t, text, `http_requests_total{method="GET",route="/panic",status="500"} 1`)
+	assert.Contains(t, text, `http_requests_total{method="GET",route="unmatched",status="404"} 1`)
+	assert.Contains(t, text, `http_requests_total{method="GET",route="/api/user",status="401"} 1`, "guard refusals are counted")
+	assert.Contains(t, text, `http_request_duration_seconds_bucket{method="GET",route="/teapot"`)
+	assert.Contains(t, text, "go_goroutines")
+	assert.NotContains(t, text, "/no/such/thing", "raw paths never become labels")
+}
