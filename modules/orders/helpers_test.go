@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gophermart/gophermart/modules/platform/db"
+	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
 	"github.com/gophermart/gophermart/modules/platform/ordernum"
 	"github.com/gophermart/gophermart/modules/platform/web/webtest"
 )
@@ -72,10 +73,27 @@ func newEnv(tb testing.TB, d *db.DB) *env {
 	return &env{db: d, svc: svc, app: webtest.New(NewRoutes(svc)), notes: notes}
 }
 
+// setup opens a fresh migrated database with open and returns the orders module on it, with users
+// alice and bob.
+func setup(tb testing.TB, open dbtest.Opener) *env {
+	tb.Helper()
+	e := newEnv(tb, open(tb))
+	dbtest.CreateUser(tb, e.db, "alice")
+	dbtest.CreateUser(tb, e.db, "bob")
+	return e
+}
+
 // call sends one request through the real server; token "" sends no credentials. Extra headers come
 // as name, value pairs.
 func (e *env) call(tb testing.TB, method, path, token, body string, headers ...string) (int, http.Header, string) {
 	tb.Helper()
+	code, hdr, b, err := e.try(method, path, token, body, headers...)
+	require.NoError(tb, err)
+	return code, hdr, b
+}
+
+// try is call returning its error instead of failing, so goroutines may use it.
+func (e *env) try(method, path, token, body string, headers ...string) (int, http.Header, string, error) {
 	req := httptest.NewRequestWithContext(context.Background(), method, path, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "text/plain")
@@ -87,16 +105,26 @@ func (e *env) call(tb testing.TB, method, path, token, body string, headers ...s
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := e.app.Test(req, -1)
-	require.NoError(tb, err)
+	if err != nil {
+		return 0, nil, "", err
+	}
 	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
-	require.NoError(tb, err)
-	return resp.StatusCode, resp.Header, string(b)
+	return resp.StatusCode, resp.Header, string(b), err
 }
 
 func (e *env) upload(tb testing.TB, userID, number string) int {
 	tb.Helper()
 	code, _, _ := e.call(tb, http.MethodPost, "/api/user/orders", webtest.Token(userID), number)
+	return code
+}
+
+// uploadAsync is upload for goroutines: it reports a transport failure as code 0.
+func (e *env) uploadAsync(userID, number string) int {
+	code, _, _, err := e.try(http.MethodPost, "/api/user/orders", webtest.Token(userID), number)
+	if err != nil {
+		return 0
+	}
 	return code
 }
 

@@ -1,0 +1,137 @@
+package balance
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/gophermart/gophermart/modules/platform/ordernum"
+	"github.com/gophermart/gophermart/modules/platform/points"
+	"github.com/gophermart/gophermart/modules/platform/web"
+)
+
+// NewRoutes returns the balance endpoints, all behind the JWT guard. Only the lists are gzipped.
+func NewRoutes(s *Service) web.Routes {
+	h := handlers{s: s}
+	return web.Routes{
+		Protected: func(r fiber.Router) {
+			r.Get("/balance", h.balance)
+			r.Post("/balance/withdraw", h.withdraw)
+			r.Get("/withdrawals", web.Gzip(), h.list)
+			r.Get("/withdrawals/page", web.Gzip(), h.page)
+		},
+		Errors: []web.ErrorStatus{
+			{Err: ErrInsufficientFunds, Status: fiber.StatusPaymentRequired},
+			{Err: ErrOrderUsed, Status: fiber.StatusUnprocessableEntity},
+			{Err: ErrInvalidSum, Status: fiber.StatusUnprocessableEntity},
+			{Err: points.ErrInvalid, Status: fiber.StatusUnprocessableEntity},
+			{Err: points.ErrOutOfRange, Status: fiber.StatusUnprocessableEntity},
+			{Err: ordernum.ErrInvalid, Status: fiber.StatusUnprocessableEntity},
+			{Err: ErrBadCursor, Status: fiber.StatusBadRequest},
+			{Err: ErrBadLimit, Status: fiber.StatusBadRequest},
+		},
+	}
+}
+
+type handlers struct {
+	s *Service
+}
+
+type balanceResponse struct {
+	Current   points.Amount `json:"current"`
+	Withdrawn points.Amount `json:"withdrawn"`
+}
+
+// withdrawRequest keeps the sum raw so that every bad sum (a string, a bool, null, missing) is
+// refused by points.Amount itself, as 422, rather than by the JSON decoder as a 400 about types.
+type withdrawRequest struct {
+	Order string          `json:"order"`
+	Sum   json.RawMessage `json:"sum"`
+}
+
+type withdrawalItem struct {
+	Order       string        `json:"order"`
+	Sum         points.Amount `json:"sum"`
+	ProcessedAt string        `json:"processed_at"`
+}
+
+type withdrawalPage struct {
+	Items      []withdrawalItem `json:"items"`
+	NextCursor string           `json:"next_cursor,omitempty"`
+}
+
+func toItems(ws []Withdrawal) []withdrawalItem {
+	out := make([]withdrawalItem, len(ws))
+	for i, w := range ws {
+		out[i] = withdrawalItem{Order: string(w.Order), Sum: w.Sum, ProcessedAt: w.ProcessedAt.Format(time.RFC3339)}
+	}
+	return out
+}
+
+// balance is GET /api/user/balance.
+func (h handlers) balance(c *fiber.Ctx) error {
+	b, err := h.s.Balance(c.UserContext(), web.UserID(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(balanceResponse(b))
+}
+
+// withdraw is POST /api/user/balance/withdraw {"order","sum"}.
+func (h handlers) withdraw(c *fiber.Ctx) error {
+	var req withdrawRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	n, err := ordernum.Parse(req.Order)
+	if err != nil {
+		return err
+	}
+	var sum points.Amount
+	if err := sum.UnmarshalJSON(req.Sum); err != nil {
+		return err
+	}
+	if err := h.s.Withdraw(c.UserContext(), web.UserID(c), n, sum); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusOK)
+}
+
+// list is GET /api/user/withdrawals: every withdrawal of the caller, newest first; 204 when none.
+func (h handlers) list(c *fiber.Ctx) error {
+	ws, err := h.s.Withdrawals(c.UserContext(), web.UserID(c))
+	if err != nil {
+		return err
+	}
+	if len(ws) == 0 {
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	return c.JSON(toItems(ws))
+}
+
+// page is GET /api/user/withdrawals/page?limit=&cursor=: one keyset page, 200 even when empty.
+func (h handlers) page(c *fiber.Ctx) error {
+	limit, err := parseLimit(c.Query("limit"))
+	if err != nil {
+		return err
+	}
+	p, err := h.s.WithdrawalsPage(c.UserContext(), web.UserID(c), limit, c.Query("cursor"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(withdrawalPage{Items: toItems(p.Items), NextCursor: p.Next})
+}
+
+// parseLimit reads the limit query parameter: absent or empty is DefaultPageLimit.
+func parseLimit(s string) (int, error) {
+	if s == "" {
+		return DefaultPageLimit, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxPageLimit {
+		return 0, ErrBadLimit
+	}
+	return n, nil
+}
