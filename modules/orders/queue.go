@@ -1,0 +1,243 @@
+package orders
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gophermart/gophermart/modules/platform/db"
+	"github.com/gophermart/gophermart/modules/platform/ordernum"
+	"github.com/gophermart/gophermart/modules/platform/points"
+	"github.com/gophermart/gophermart/modules/platform/queue"
+)
+
+// Queue is the durable queue of pending orders that the accrual worker drains, kept in gm_orders
+// itself: a pending (NEW or PROCESSING) order is due at next_poll_at, and while an instance asks
+// about it, it holds a lease (lease_owner, lease_until). next_poll_at is NULL once the order is final.
+//
+// A claim moves next_poll_at to the lease's end, so an order whose holder crashed is simply due
+// again when the lease expires, and "the earliest next_poll_at" is always when work is next due.
+// Claims take rows with FOR UPDATE SKIP LOCKED on PostgreSQL, so concurrent instances never claim
+// one order twice; on SQLite the claim is a single UPDATE, and writers are serialised by the engine.
+// Every method joins the transaction carried by ctx, if any. Safe for concurrent use.
+type Queue struct {
+	db  *db.DB
+	now func() time.Time
+}
+
+// NewQueue returns the queue on d.
+func NewQueue(d *db.DB) *Queue {
+	return &Queue{db: d, now: time.Now}
+}
+
+// queueBatch bounds the numbers in one IN (...) list.
+const queueBatch = 500
+
+func (q *Queue) clock() time.Time { return queueTime(q.now()) }
+
+// queueTime is how every time is stored: UTC, microseconds.
+func queueTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+type claimRow struct {
+	Number   string `gorm:"column:number"`
+	UserID   string `gorm:"column:user_id"`
+	Status   string `gorm:"column:status"`
+	Attempts int64  `gorm:"column:attempts"`
+}
+
+// Claim leases up to limit due orders, earliest due first, to owner for lease: an order is due when
+// its next_poll_at has passed and nobody holds a live lease on it.
+func (q *Queue) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]queue.Job, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	now := q.clock()
+	until := queueTime(now.Add(lease))
+	lock := ""
+	if q.db.Dialect() == db.Postgres {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	var rows []claimRow
+	err := q.db.Conn(ctx).Raw(`UPDATE gm_orders SET lease_owner = ?, lease_until = ?, next_poll_at = ?
+		WHERE number IN (
+			SELECT number FROM gm_orders
+			WHERE next_poll_at <= ? AND status IN (?, ?) AND (lease_until IS NULL OR lease_until < ?)
+			ORDER BY next_poll_at LIMIT ?`+lock+`)
+		RETURNING number, user_id, status, attempts`,
+		owner, until, until, now, StatusNew, StatusProcessing, now, limit).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("claim due orders: %w", err)
+	}
+	jobs := make([]queue.Job, len(rows))
+	for i, r := range rows {
+		jobs[i] = queue.Job{
+			Number: ordernum.Number(r.Number), UserID: r.UserID,
+			Processing: r.Status == StatusProcessing, Attempts: int(r.Attempts),
+		}
+	}
+	return jobs, nil
+}
+
+// Requeue ends owner's lease on n and makes it due at at with the given attempt count; processing
+// moves a NEW order to PROCESSING. It reports false, changing nothing, when owner no longer holds n
+// or n is final.
+func (q *Queue) Requeue(ctx context.Context, n ordernum.Number, owner string, processing bool, attempts int, at time.Time) (bool, error) {
+	set := "attempts = ?, next_poll_at = ?, lease_owner = NULL, lease_until = NULL"
+	args := []any{int64(attempts), queueTime(at)}
+	if processing {
+		set = "status = ?, " + set
+		args = append([]any{StatusProcessing}, args...)
+	}
+	args = append(args, string(n), owner, StatusNew, StatusProcessing)
+	res := q.db.Conn(ctx).Exec("UPDATE gm_orders SET "+set+
+		" WHERE number = ? AND lease_owner = ? AND status IN (?, ?)", args...)
+	if res.Error != nil {
+		return false, fmt.Errorf("requeue order %s: %w", n, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// Release ends owner's leases on the given orders and makes them due at at; it returns how many it
+// released.
+func (q *Queue) Release(ctx context.Context, owner string, numbers []ordernum.Number, at time.Time) (int64, error) {
+	var total int64
+	for len(numbers) > 0 {
+		chunk := numbers[:min(len(numbers), queueBatch)]
+		numbers = numbers[len(chunk):]
+		res := q.db.Conn(ctx).Exec(`UPDATE gm_orders SET next_poll_at = ?, lease_owner = NULL, lease_until = NULL
+			WHERE lease_owner = ? AND number IN ? AND status IN (?, ?)`,
+			queueTime(at), owner, queueStrings(chunk), StatusNew, StatusProcessing)
+		if res.Error != nil {
+			return total, fmt.Errorf("release leases: %w", res.Error)
+		}
+		total += res.RowsAffected
+	}
+	return total, nil
+}
+
+// MarkInvalid makes n INVALID, a final status. It reports false when n was final already.
+func (q *Queue) MarkInvalid(ctx context.Context, n ordernum.Number) (bool, error) {
+	res := q.db.Conn(ctx).Exec(`UPDATE gm_orders SET status = ?, accrual = NULL, next_poll_at = NULL,
+		lease_owner = NULL, lease_until = NULL WHERE number = ? AND status IN (?, ?)`,
+		StatusInvalid, string(n), StatusNew, StatusProcessing)
+	if res.Error != nil {
+		return false, fmt.Errorf("mark order %s invalid: %w", n, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// MarkProcessed makes n PROCESSED, a final status, with the accrual (nil: none). It reports false,
+// changing nothing, when n was final already; the caller credits the owner, in the same
+// transaction, only on true.
+func (q *Queue) MarkProcessed(ctx context.Context, n ordernum.Number, accrual *points.Amount) (bool, error) {
+	var amount *int64
+	if accrual != nil {
+		a := int64(*accrual)
+		amount = &a
+	}
+	res := q.db.Conn(ctx).Exec(`UPDATE gm_orders SET status = ?, accrual = ?, next_poll_at = NULL,
+		lease_owner = NULL, lease_until = NULL WHERE number = ? AND status IN (?, ?)`,
+		StatusProcessed, amount, string(n), StatusNew, StatusProcessing)
+	if res.Error != nil {
+		return false, fmt.Errorf("mark order %s processed: %w", n, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// NextDue returns when the earliest pending order is due; false when no order is pending.
+func (q *Queue) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var rows []struct {
+		NextPollAt time.Time `gorm:"column:next_poll_at"`
+	}
+	err := q.db.Conn(ctx).Raw(`SELECT next_poll_at FROM gm_orders WHERE next_poll_at IS NOT NULL
+		ORDER BY next_poll_at LIMIT 1`).Scan(&rows).Error
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read next due order: %w", err)
+	}
+	if len(rows) == 0 {
+		return time.Time{}, false, nil
+	}
+	return rows[0].NextPollAt.UTC(), true, nil
+}
+
+// ResyncResult tells what Resync did.
+type ResyncResult struct {
+	// Due is how many pending orders were made due now.
+	Due int64
+	// InFlight is how many pending orders were left alone because an instance holds a live lease on
+	// them: it is asking about them right now.
+	InFlight int64
+	// Skipped is how many of the given numbers are unknown or final.
+	Skipped int64
+}
+
+// Resync makes pending orders due now with a fresh attempt count (all of them when numbers is
+// empty, else only those given), e.g. after an accrual outage. Orders under a live lease are left to
+// their holder, so that no order is ever asked about by two instances at once.
+func (q *Queue) Resync(ctx context.Context, numbers []ordernum.Number) (ResyncResult, error) {
+	var r ResyncResult
+	err := q.db.InTx(ctx, func(ctx context.Context) error {
+		now := q.clock()
+		if len(numbers) == 0 {
+			var pending int64
+			if err := q.db.Conn(ctx).Raw("SELECT count(*) FROM gm_orders WHERE status IN (?, ?)",
+				StatusNew, StatusProcessing).Scan(&pending).Error; err != nil {
+				return err
+			}
+			res := q.db.Conn(ctx).Exec(`UPDATE gm_orders SET next_poll_at = ?, attempts = 0, lease_owner = NULL,
+				lease_until = NULL WHERE status IN (?, ?) AND (lease_until IS NULL OR lease_until < ?)`,
+				now, StatusNew, StatusProcessing, now)
+			if res.Error != nil {
+				return res.Error
+			}
+			r.Due, r.InFlight = res.RowsAffected, pending-res.RowsAffected
+			return nil
+		}
+		uniq := queueDedupe(numbers)
+		var pending int64
+		for rest := uniq; len(rest) > 0; {
+			chunk := rest[:min(len(rest), queueBatch)]
+			rest = rest[len(chunk):]
+			var c int64
+			if err := q.db.Conn(ctx).Raw("SELECT count(*) FROM gm_orders WHERE number IN ? AND status IN (?, ?)",
+				chunk, StatusNew, StatusProcessing).Scan(&c).Error; err != nil {
+				return err
+			}
+			pending += c
+			res := q.db.Conn(ctx).Exec(`UPDATE gm_orders SET next_poll_at = ?, attempts = 0, lease_owner = NULL,
+				lease_until = NULL WHERE number IN ? AND status IN (?, ?) AND (lease_until IS NULL OR lease_until < ?)`,
+				now, chunk, StatusNew, StatusProcessing, now)
+			if res.Error != nil {
+				return res.Error
+			}
+			r.Due += res.RowsAffected
+		}
+		r.InFlight = pending - r.Due
+		r.Skipped = int64(len(uniq)) - pending
+		return nil
+	})
+	if err != nil {
+		return ResyncResult{}, fmt.Errorf("resync orders: %w", err)
+	}
+	return r, nil
+}
+
+func queueStrings(ns []ordernum.Number) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = string(n)
+	}
+	return out
+}
+
+func queueDedupe(ns []ordernum.Number) []string {
+	seen := make(map[ordernum.Number]bool, len(ns))
+	out := make([]string, 0, len(ns))
+	for _, n := range ns {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, string(n))
+		}
+	}
+	return out
+}
