@@ -1,0 +1,136 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Store keeps users.
+type Store interface {
+	// CreateUser inserts u; ErrLoginTaken if its login, ignoring case, is already registered.
+	CreateUser(ctx context.Context, u User) error
+	// UserByLogin returns the user whose login equals login ignoring case, or errUserNotFound.
+	UserByLogin(ctx context.Context, login string) (User, error)
+}
+
+// Service registers users and logs them in. It knows no HTTP. Safe for concurrent use.
+type Service struct {
+	store    Store
+	hasher   *Hasher
+	tokens   *Tokens
+	throttle *throttle
+}
+
+// Defaults for a zero Config (config.Load always sets these).
+const (
+	defaultLoginMaxFailures = 5
+	defaultLoginWindow      = 5 * time.Minute
+)
+
+// NewService returns the service. Failed logins are throttled per (login, client address) as
+// cfg.LoginMaxFailures within cfg.LoginWindow.
+func NewService(cfg Config, store Store, hasher *Hasher, tokens *Tokens) *Service {
+	maxFailures, window := cfg.LoginMaxFailures, cfg.LoginWindow
+	if maxFailures <= 0 {
+		maxFailures = defaultLoginMaxFailures
+	}
+	if window <= 0 {
+		window = defaultLoginWindow
+	}
+	return &Service{
+		store: store, hasher: hasher, tokens: tokens,
+		throttle: newThrottle(maxFailures, window, defaultThrottleEntries),
+	}
+}
+
+// Register creates a user and logs them in. Policy violations are the ErrLogin…/ErrPassword…
+// errors; a login already registered (ignoring case) is ErrLoginTaken.
+func (s *Service) Register(ctx context.Context, login, password string) (Session, error) {
+	if err := validateLogin(login); err != nil {
+		return Session{}, err
+	}
+	if err := validatePassword(password); err != nil {
+		return Session{}, err
+	}
+	// Cheap early answer for a taken login; the unique index still decides races.
+	switch _, err := s.store.UserByLogin(ctx, login); {
+	case err == nil:
+		return Session{}, ErrLoginTaken
+	case !errors.Is(err, errUserNotFound):
+		return Session{}, err
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return Session{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Session{}, fmt.Errorf("user id: %w", err)
+	}
+	u := User{ID: id.String(), Login: login, PasswordHash: hash, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return Session{}, err
+	}
+	return s.session(u.ID)
+}
+
+// Login checks the pair and returns a session. Any mismatch, an unknown login or a login or
+// password that the registration policy would refuse included, is ErrBadCredentials; an unknown
+// login costs one hash like a wrong password. After too many failures for (login, clientIP) the
+// answer is a *ThrottledError, without hashing.
+func (s *Service) Login(ctx context.Context, login, password, clientIP string) (Session, error) {
+	if validateLogin(login) != nil { // no such user can exist, and the throttle keys stay small
+		return Session{}, ErrBadCredentials
+	}
+	key := throttleKey{login: loginKey(login), ip: clientIP}
+	if retry, ok := s.throttle.begin(key); !ok {
+		return Session{}, &ThrottledError{RetryAfter: retry}
+	}
+	userID, err := s.check(ctx, login, password)
+	switch {
+	case err == nil:
+		s.throttle.end(key, succeeded)
+	case errors.Is(err, ErrBadCredentials):
+		s.throttle.end(key, failed)
+	default:
+		s.throttle.end(key, aborted)
+	}
+	if err != nil {
+		return Session{}, err
+	}
+	return s.session(userID)
+}
+
+// check verifies the pair and returns the user's id.
+func (s *Service) check(ctx context.Context, login, password string) (string, error) {
+	u, err := s.store.UserByLogin(ctx, login)
+	if errors.Is(err, errUserNotFound) {
+		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
+			return "", err
+		}
+		return "", ErrBadCredentials
+	}
+	if err != nil {
+		return "", err
+	}
+	ok, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	if err != nil {
+		return "", fmt.Errorf("verify password of user %s: %w", u.ID, err)
+	}
+	if !ok {
+		return "", ErrBadCredentials
+	}
+	return u.ID, nil
+}
+
+func (s *Service) session(userID string) (Session, error) {
+	token, exp, err := s.tokens.Issue(userID)
+	if err != nil {
+		return Session{}, err
+	}
+	return Session{UserID: userID, Token: token, ExpiresAt: exp}, nil
+}

@@ -1,0 +1,141 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+)
+
+// Issuer is the iss claim of every token; tokens from anyone else are refused.
+const Issuer = "gophermart"
+
+const (
+	// SecretSetting names the gm_settings row holding the generated signing secret.
+	SecretSetting = "jwt_secret"
+	// MinSecretLen is the shortest signing secret accepted, in bytes (HS256 wants 256 bits).
+	MinSecretLen    = 32
+	tokenLeeway     = 30 * time.Second // clock skew tolerated between instances
+	defaultTokenTTL = 24 * time.Hour
+	secretInitLimit = 10 * time.Second
+)
+
+// errBadSubject: the token is valid but its subject is not a user id.
+var errBadSubject = errors.New("token subject is not a user id")
+
+// SecretStore keeps service-wide settings such as the generated signing secret.
+type SecretStore interface {
+	// Setting returns the value of name; ok is false when it is not set.
+	Setting(ctx context.Context, name string) (value string, ok bool, err error)
+	// InitSetting stores value under name unless it is already set, and returns the stored value.
+	InitSetting(ctx context.Context, name, value string) (string, error)
+}
+
+// Tokens issues and verifies the service's JWTs: HS256 only, sub = user id, iss = Issuer, with iat
+// and exp. Tokens are stateless: verifying one never touches the database. Tokens implements
+// web.Authenticator. Safe for concurrent use.
+type Tokens struct {
+	secret []byte
+	ttl    time.Duration
+	parser *jwt.Parser
+	now    func() time.Time
+}
+
+// NewTokens returns Tokens signing with cfg.JWTSecret or, when that is empty, with a secret kept in
+// the database: read from gm_settings, or generated and inserted there if absent. Sibling instances
+// starting at once all end up with the one secret that was inserted first. store may be nil when
+// cfg.JWTSecret is set.
+func NewTokens(cfg Config, store SecretStore, log *slog.Logger) (*Tokens, error) {
+	secret := cfg.JWTSecret
+	if secret == "" {
+		if store == nil {
+			return nil, errors.New("no JWT secret configured and no store to keep a generated one")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), secretInitLimit)
+		defer cancel()
+		s, err := loadSecret(ctx, store)
+		if err != nil {
+			return nil, err
+		}
+		secret = s
+		log.WarnContext(ctx, "no JWT secret configured: signing tokens with a generated secret kept in the "+
+			"database (table gm_settings, name "+SecretSetting+"); anyone who can read the database can forge "+
+			"tokens, so configure one (GOPHERMART_JWT_SECRET) in production")
+	}
+	if len(secret) < MinSecretLen {
+		return nil, fmt.Errorf("JWT secret must be at least %d bytes, got %d", MinSecretLen, len(secret))
+	}
+	ttl := cfg.TokenTTL
+	if ttl <= 0 {
+		ttl = defaultTokenTTL
+	}
+	t := &Tokens{secret: []byte(secret), ttl: ttl, now: time.Now}
+	t.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithIssuer(Issuer),
+		jwt.WithLeeway(tokenLeeway),
+		jwt.WithTimeFunc(func() time.Time { return t.now() }),
+	)
+	return t, nil
+}
+
+// loadSecret reads the stored secret, generating and storing one first if there is none.
+func loadSecret(ctx context.Context, store SecretStore) (string, error) {
+	if s, ok, err := store.Setting(ctx, SecretSetting); err != nil {
+		return "", fmt.Errorf("read JWT secret: %w", err)
+	} else if ok {
+		return s, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate JWT secret: %w", err)
+	}
+	s, err := store.InitSetting(ctx, SecretSetting, hex.EncodeToString(b))
+	if err != nil {
+		return "", fmt.Errorf("store JWT secret: %w", err)
+	}
+	return s, nil
+}
+
+// TTL is how long an issued token stays valid.
+func (t *Tokens) TTL() time.Duration { return t.ttl }
+
+// Issue signs a token for userID and returns it with its expiry.
+func (t *Tokens) Issue(userID string) (string, time.Time, error) {
+	now := t.now().UTC()
+	exp := now.Add(t.ttl)
+	claims := jwt.RegisteredClaims{
+		Issuer:    Issuer,
+		Subject:   userID,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(exp),
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
+	}
+	return s, exp, nil
+}
+
+// Authenticate verifies token and returns the user id it was issued to. Malformed, expired, forged
+// tokens, and tokens signed with any algorithm but HS256 (none, HS384, RS256…), are errors.
+func (t *Tokens) Authenticate(token string) (string, error) {
+	var claims jwt.RegisteredClaims
+	if _, err := t.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
+		return t.secret, nil
+	}); err != nil {
+		return "", fmt.Errorf("verify token: %w", err)
+	}
+	if _, err := uuid.Parse(claims.Subject); err != nil {
+		return "", errBadSubject
+	}
+	return claims.Subject, nil
+}
