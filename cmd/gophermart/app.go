@@ -8,6 +8,7 @@ import (
 
 	"github.com/gophermart/gophermart/config"
 	"github.com/gophermart/gophermart/migrations"
+	"github.com/gophermart/gophermart/modules/auth"
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/logging"
 	"github.com/gophermart/gophermart/modules/platform/web"
@@ -44,6 +45,7 @@ var migrated = fx.Decorate(func(d *db.DB, log *slog.Logger) (*db.DB, error) {
 // bindings is the one place that knows both sides of every cross-module interface.
 var bindings = fx.Provide(
 	func(d *db.DB) web.Pinger { return d },
+	func(t *auth.Tokens) web.Authenticator { return t },
 )
 
 // serveOptions is the whole service: API, worker, and (without ACCRUAL_SYSTEM_ADDRESS) the built-in
@@ -54,5 +56,6 @@ func serveOptions(cfg *config.Config) fx.Option {
 		migrated,
 		bindings,
 		web.Module,
+		auth.Module,
 	)
 }
