@@ -9,6 +9,8 @@ import (
 	"github.com/gophermart/gophermart/config"
 	"github.com/gophermart/gophermart/migrations"
 	"github.com/gophermart/gophermart/modules/auth"
+	"github.com/gophermart/gophermart/modules/balance"
+	"github.com/gophermart/gophermart/modules/orders"
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/logging"
 	"github.com/gophermart/gophermart/modules/platform/web"
@@ -46,6 +48,7 @@ var migrated = fx.Decorate(func(d *db.DB, log *slog.Logger) (*db.DB, error) {
 var bindings = fx.Provide(
 	func(d *db.DB) web.Pinger { return d },
 	func(t *auth.Tokens) web.Authenticator { return t },
+	func() orders.Notifier { return orders.NopNotifier{} }, // stand-in until the accrual worker binds its wake-up
 )
 
 // serveOptions is the whole service: API, worker, and (without ACCRUAL_SYSTEM_ADDRESS) the built-in
@@ -57,5 +60,7 @@ func serveOptions(cfg *config.Config) fx.Option {
 		bindings,
 		web.Module,
 		auth.Module,
+		orders.Module,
+		balance.Module,
 	)
 }

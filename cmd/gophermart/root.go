@@ -36,7 +36,7 @@ YAML file given with --config (flag > environment > file > default).`,
 	})
 	serve := newServeCmd()
 	root.RunE = serve.RunE
-	root.AddCommand(serve, newMigrateCmd(), newResyncCmd())
+	root.AddCommand(serve, newMigrateCmd(), newResyncCmd(), newLedgerCmd())
 	return root
 }
 

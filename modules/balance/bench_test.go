@@ -1,0 +1,115 @@
+package balance
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
+	"github.com/gophermart/gophermart/modules/platform/web"
+	"github.com/gophermart/gophermart/modules/platform/web/webtest"
+)
+
+// benchEnv is the balance module on PostgreSQL when GOPHERMART_TEST_DSN is set, else SQLite, served
+// by the real server together with a trivial protected route for the baseline; alice has 10^10
+// points.
+func benchEnv(b *testing.B) *env {
+	b.Helper()
+	engines := dbtest.Engines(b)
+	open, ok := engines["postgres"]
+	if !ok {
+		open = engines["sqlite"]
+	}
+	e := setup(b, open)
+	e.app = webtest.New(NewRoutes(e.svc), web.Routes{Protected: func(r fiber.Router) {
+		r.Get("/bench/ok", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	}})
+	e.credit(b, "alice", num(80, 0), 1_000_000_000_000)
+	return e
+}
+
+func benchDo(b *testing.B, app *fiber.App, method, path, body string, want int) {
+	b.Helper()
+	if err := benchTry(app, method, path, body, want); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchTry is one request; it returns an error rather than failing, for RunParallel bodies.
+func benchTry(app *fiber.App, method, path, body string, want int) error {
+	req := httptest.NewRequestWithContext(context.Background(), method, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+webtest.Token("alice"))
+	resp, err := app.Test(req, -1)
+	if err != nil {
+		return err
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != want {
+		return &statusError{method: method, path: path, got: resp.StatusCode, want: want}
+	}
+	return nil
+}
+
+type statusError struct {
+	method, path string
+	got, want    int
+}
+
+func (e *statusError) Error() string {
+	return e.method + " " + e.path + ": " + http.StatusText(e.got) + ", want " + http.StatusText(e.want)
+}
+
+var benchSeq atomic.Int64
+
+func withdrawBody() string {
+	return `{"order":"` + num(81, int(benchSeq.Add(1))) + `","sum":0.01}`
+}
+
+func BenchmarkBaseline(b *testing.B) {
+	e := benchEnv(b)
+	b.ResetTimer()
+	for range b.N {
+		benchDo(b, e.app, http.MethodGet, "/api/user/bench/ok", "", http.StatusOK)
+	}
+}
+
+func BenchmarkBalance(b *testing.B) {
+	e := benchEnv(b)
+	b.ResetTimer()
+	for range b.N {
+		benchDo(b, e.app, http.MethodGet, "/api/user/balance", "", http.StatusOK)
+	}
+}
+
+func BenchmarkWithdrawUncontended(b *testing.B) {
+	e := benchEnv(b)
+	b.ResetTimer()
+	for range b.N {
+		benchDo(b, e.app, http.MethodPost, "/api/user/balance/withdraw", withdrawBody(), http.StatusOK)
+	}
+}
+
+// BenchmarkWithdrawContended withdraws from one user's balance in parallel goroutines.
+func BenchmarkWithdrawContended(b *testing.B) {
+	e := benchEnv(b)
+	var failed atomic.Pointer[error]
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := benchTry(e.app, http.MethodPost, "/api/user/balance/withdraw", withdrawBody(), http.StatusOK); err != nil {
+				failed.CompareAndSwap(nil, &err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	if err := failed.Load(); err != nil {
+		b.Fatal(*err)
+	}
+	e.healthy(b)
+}
