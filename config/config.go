@@ -162,7 +162,11 @@ func (c *Config) Validate() error {
 		bad("auth.jwt_secret", "must be at least 32 bytes")
 	}
 	switch strings.ToLower(c.Auth.CookieSameSite) {
-	case "strict", "lax", "none":
+	case "strict", "lax":
+	case "none":
+		if !c.Auth.CookieSecure {
+			bad("auth.cookie_samesite", "None requires GOPHERMART_COOKIE_SECURE=true (browsers drop such cookies otherwise)")
+		}
 	default:
 		bad("auth.cookie_samesite", "must be Strict, Lax or None")
 	}

@@ -128,6 +128,7 @@ func TestInvalidValuesNameTheSetting(t *testing.T) {
 		{name: "short secret", env: map[string]string{"GOPHERMART_JWT_SECRET": "short"}, want: "GOPHERMART_JWT_SECRET (--jwt-secret)"},
 		{name: "zero ttl", args: []string{"--token-ttl", "0s"}, want: "GOPHERMART_TOKEN_TTL (--token-ttl)"},
 		{name: "bad samesite", args: []string{"--cookie-samesite", "sometimes"}, want: "GOPHERMART_COOKIE_SAMESITE"},
+		{name: "samesite none without secure", args: []string{"--cookie-samesite", "None"}, want: "GOPHERMART_COOKIE_SAMESITE"},
 		{name: "bad log level", env: map[string]string{"GOPHERMART_LOG_LEVEL": "loud"}, want: "GOPHERMART_LOG_LEVEL"},
 		{name: "unparseable duration in env", env: map[string]string{"GOPHERMART_POLL_INTERVAL": "soon"}, want: "GOPHERMART_POLL_INTERVAL (--poll-interval): cannot parse \"soon\""},
 		{name: "unparseable int in env", env: map[string]string{"GOPHERMART_ACCRUAL_WORKERS": "many"}, want: "GOPHERMART_ACCRUAL_WORKERS"},

@@ -129,7 +129,10 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	} else if m, ok := s.match(err); ok {
 		status, reply = m.Status, m.Err.Error()
 	}
-	if status >= fiber.StatusInternalServerError {
+	switch {
+	case status == fiber.StatusServiceUnavailable: // overload, answered on purpose: no human must act
+		s.log.WarnContext(c.UserContext(), "request refused", "method", c.Method(), "path", c.Path(), "err", err)
+	case status >= fiber.StatusInternalServerError:
 		s.log.ErrorContext(c.UserContext(), "request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	}
 	return WriteProblem(c, status, reply)
