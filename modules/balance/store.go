@@ -183,12 +183,14 @@ func (s *SQLStore) Withdrawals(ctx context.Context, userID string) ([]Withdrawal
 }
 
 // WithdrawalsPage implements Store. The keyset condition is written out (not as a row-value
-// comparison) so that it means the same on both engines; the (user_id, processed_at, order_number)
-// index serves it.
+// comparison) so that it means the same on both engines. The redundant processed_at <= ? is what
+// lets the (user_id, processed_at, order_number) index seek straight to the cursor: without it
+// PostgreSQL bounds the index by user_id only and filters out every newer row, O(offset) per page.
 func (s *SQLStore) WithdrawalsPage(ctx context.Context, userID string, after *cursor, limit int) ([]Withdrawal, error) {
 	q := s.db.Conn(ctx).Where("user_id = ?", userID)
 	if after != nil {
-		q = q.Where("(processed_at < ? OR (processed_at = ? AND order_number < ?))", after.At, after.At, after.Key)
+		q = q.Where("processed_at <= ? AND (processed_at < ? OR (processed_at = ? AND order_number < ?))",
+			after.At, after.At, after.At, after.Key)
 	}
 	var rows []withdrawalRow
 	if err := q.Order("processed_at DESC, order_number DESC").Limit(limit).Find(&rows).Error; err != nil {

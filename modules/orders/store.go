@@ -122,11 +122,14 @@ func (s *SQLStore) ListByUser(ctx context.Context, userID string) ([]Order, erro
 }
 
 // PageByUser implements Store. The keyset condition is written out (not as a row-value comparison)
-// so that it means the same on both engines; the (user_id, uploaded_at, number) index serves it.
+// so that it means the same on both engines. The redundant uploaded_at <= ? is what lets the
+// (user_id, uploaded_at, number) index seek straight to the cursor: without it
+// PostgreSQL bounds the index by user_id only and filters out every newer row, O(offset) per page.
 func (s *SQLStore) PageByUser(ctx context.Context, userID string, after *cursor, limit int) ([]Order, error) {
 	q := s.db.Conn(ctx).Select(listColumns).Where("user_id = ?", userID)
 	if after != nil {
-		q = q.Where("(uploaded_at < ? OR (uploaded_at = ? AND number < ?))", after.At, after.At, after.Key)
+		q = q.Where("uploaded_at <= ? AND (uploaded_at < ? OR (uploaded_at = ? AND number < ?))",
+			after.At, after.At, after.At, after.Key)
 	}
 	var rows []orderRow
 	if err := q.Order("uploaded_at DESC, number DESC").Limit(limit).Find(&rows).Error; err != nil {
