@@ -24,32 +24,37 @@ import (
 // do: no arguments, configuration only through RUN_ADDRESS, DATABASE_URI and ACCRUAL_SYSTEM_ADDRESS.
 
 var (
-	buildOnce sync.Once
-	binDir    string
-	errBuild  error
+	buildMu  sync.Mutex
+	binDir   string
+	builtBin = map[string]error{}
 )
 
-// binaries builds gophermart (with the race detector) and accrual once per test run.
-func binaries(t *testing.T) (gophermart, accrual string) {
+// binary builds the named command of this repository once per test run (gophermart with the race
+// detector) and returns its path.
+func binary(t *testing.T, name string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		binDir, errBuild = os.MkdirTemp("", "gophermart-e2e-")
-		if errBuild != nil {
-			return
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if binDir == "" {
+		dir, err := os.MkdirTemp("", "gophermart-e2e-")
+		require.NoError(t, err)
+		binDir = dir
+	}
+	out := filepath.Join(binDir, name)
+	err, done := builtBin[name]
+	if !done {
+		args := []string{"build", "-o", out}
+		if name == "gophermart" {
+			args = append(args, "-race")
 		}
-		for _, b := range []struct{ out, pkg string }{
-			{"gophermart", "github.com/gophermart/gophermart/cmd/gophermart"},
-			{"accrual", "github.com/gophermart/gophermart/cmd/accrual"},
-		} {
-			cmd := exec.Command("go", "build", "-race", "-o", filepath.Join(binDir, b.out), b.pkg)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				errBuild = fmt.Errorf("build %s: %w\n%s", b.pkg, err, out)
-				return
-			}
+		cmd := exec.Command("go", append(args, "github.com/gophermart/gophermart/cmd/"+name)...)
+		if msg, berr := cmd.CombinedOutput(); berr != nil {
+			err = fmt.Errorf("build %s: %w\n%s", name, berr, msg)
 		}
-	})
-	require.NoError(t, errBuild)
-	return filepath.Join(binDir, "gophermart"), filepath.Join(binDir, "accrual")
+		builtBin[name] = err
+	}
+	require.NoError(t, err)
+	return out
 }
 
 func TestMain(m *testing.M) {

@@ -1,0 +1,194 @@
+//go:build e2e
+
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
+)
+
+// The bare binary, no arguments, no database server: SQLite in the working directory.
+func TestE2EDefaultsServeAccounts(t *testing.T) {
+	gm := binary(t, "gophermart")
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	p := start(t, gm, dir, map[string]string{"RUN_ADDRESS": addr})
+	p.waitReady("/readyz")
+	api := newAPI(t, addr)
+
+	tok := api.register("alice", "correct horse")
+	r := api.do(http.MethodPost, "/api/user/login", "", map[string]string{"login": "ALICE", "password": "correct horse"})
+	require.Equal(t, http.StatusOK, r.status)
+	assert.NotEmpty(t, bearer(t, r))
+	assert.Contains(t, r.header.Get("Set-Cookie"), "HttpOnly")
+
+	tests := []struct {
+		name       string
+		path       string
+		body       any
+		wantStatus int
+	}{
+		{name: "taken ignoring case", path: "/api/user/register", body: map[string]string{"login": "Alice", "password": "another one"}, wantStatus: 409},
+		{name: "short password", path: "/api/user/register", body: map[string]string{"login": "bob", "password": "short"}, wantStatus: 400},
+		{name: "unicode login", path: "/api/user/register", body: map[string]string{"login": "алиса", "password": "long enough"}, wantStatus: 400},
+		{name: "control character", path: "/api/user/register", body: map[string]string{"login": "a\u0007b", "password": "long enough"}, wantStatus: 400},
+		{name: "malformed JSON", path: "/api/user/register", body: `{"login":`, wantStatus: 400},
+		{name: "unknown field", path: "/api/user/register", body: `{"login":"x","password":"yyyyyyyy","admin":true}`, wantStatus: 400},
+		{name: "wrong type", path: "/api/user/register", body: `{"login":1,"password":"yyyyyyyy"}`, wantStatus: 400},
+		{name: "wrong password", path: "/api/user/login", body: map[string]string{"login": "alice", "password": "wrong horse"}, wantStatus: 401},
+		{name: "unknown user", path: "/api/user/login", body: map[string]string{"login": "nobody", "password": "whatever1"}, wantStatus: 401},
+		{name: "login bad body", path: "/api/user/login", body: `[]`, wantStatus: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := api.do(http.MethodPost, tt.path, "", tt.body)
+			require.Equal(t, tt.wantStatus, r.status, string(r.body))
+			assert.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
+		})
+	}
+
+	for _, tok := range []string{"", "garbage", "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4In0."} {
+		r := api.do(http.MethodGet, "/api/user/balance", tok, nil)
+		assert.Equal(t, http.StatusUnauthorized, r.status, "token %q", tok)
+	}
+	r = api.do(http.MethodGet, "/api/user/balance", tok, nil)
+	assert.Equal(t, http.StatusOK, r.status, string(r.body))
+
+	assert.Equal(t, 0, p.stop(syscall.SIGTERM), "SIGTERM exits 0")
+	assert.False(t, containsLine(p.out.String(), "correct horse"), "passwords never reach the log")
+}
+
+// SIGTERM while requests are in flight: every accepted request completes, the process exits 0.
+func TestE2EGracefulShutdownFinishesInFlight(t *testing.T) {
+	gm := binary(t, "gophermart")
+	addr := freeAddr(t)
+	p := start(t, gm, t.TempDir(), map[string]string{"RUN_ADDRESS": addr, "GOPHERMART_HASH_CONCURRENCY": "1"})
+	p.waitReady("/readyz")
+	api := newAPI(t, addr)
+	api.register("warmup", "password1") // the first request pays for lazy set-up
+
+	// Each registration hashes with argon2id (19 MiB, tens of ms) one at a time: 12 of them keep the
+	// server busy for a while, so the signal lands while most are still being answered.
+	const n = 12
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	finished := make([]time.Time, n)
+	started := make(chan struct{}, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			started <- struct{}{}
+			r := api.do(http.MethodPost, "/api/user/register", "", map[string]string{"login": fmt.Sprintf("user%d", i), "password": "password1"})
+			codes[i], finished[i] = r.status, time.Now()
+		}()
+	}
+	for range n {
+		<-started
+	}
+	// Give the requests time to connect (the hashing they queue for lasts far longer than this).
+	time.Sleep(150 * time.Millisecond)
+	signalled := time.Now()
+	code := p.stop(syscall.SIGTERM)
+	wg.Wait()
+	assert.Equal(t, 0, code)
+	after := 0
+	for i, c := range codes {
+		assert.Equal(t, http.StatusOK, c, "request %d", i)
+		if finished[i].After(signalled) {
+			after++
+		}
+	}
+	assert.Positive(t, after, "some requests were still in flight when the signal came")
+}
+
+func TestE2EInvalidConfigExitsTwo(t *testing.T) {
+	gm := binary(t, "gophermart")
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{name: "bad address", env: map[string]string{"RUN_ADDRESS": "nope"}, want: "RUN_ADDRESS"},
+		{name: "bad database scheme", env: map[string]string{"DATABASE_URI": "mysql://x"}, want: "DATABASE_URI"},
+		{name: "bad accrual url", args: []string{"-r", "ftp://x"}, want: "ACCRUAL_SYSTEM_ADDRESS"},
+		{name: "unknown flag", args: []string{"--frobnicate"}, want: "unknown flag"},
+		{name: "unknown migrate action", args: []string{"migrate", "sideways"}, want: "sideways"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := run(t, gm, t.TempDir(), tt.env, tt.args...)
+			assert.Equal(t, 2, code, out)
+			assert.Contains(t, out, tt.want)
+			assert.Equal(t, 1, strings.Count(strings.TrimSpace(out), "\n")+1, "one line: %q", out)
+		})
+	}
+}
+
+func TestE2EMigrateCommand(t *testing.T) {
+	gm := binary(t, "gophermart")
+	for _, engine := range dbtest.EngineNames(t) {
+		t.Run(engine, func(t *testing.T) {
+			env := map[string]string{"DATABASE_URI": dbtest.URI(t, engine)}
+			dir := t.TempDir()
+			code, out := run(t, gm, dir, env, "migrate", "status")
+			require.Equal(t, 0, code, out)
+			assert.Contains(t, out, "pending")
+			code, out = run(t, gm, dir, env, "migrate", "up")
+			require.Equal(t, 0, code, out)
+			assert.Contains(t, out, "applied")
+			code, out = run(t, gm, dir, env, "migrate", "status")
+			require.Equal(t, 0, code, out)
+			assert.NotContains(t, out, "pending")
+			code, out = run(t, gm, dir, env, "migrate", "down")
+			require.Equal(t, 0, code, out)
+			code, out = run(t, gm, dir, env, "migrate", "status")
+			require.Equal(t, 0, code, out)
+			assert.Contains(t, out, "pending")
+		})
+	}
+}
+
+// Two instances started at once on one fresh PostgreSQL database both come up (the migration lock
+// serialises them), share the generated JWT secret, and each accepts the other's tokens.
+func TestE2ETwoInstancesOnePostgres(t *testing.T) {
+	gm := binary(t, "gophermart")
+	if !hasEngine(t, "postgres") {
+		t.Skip("PostgreSQL not configured (GOPHERMART_TEST_DSN)")
+	}
+	uri := dbtest.URI(t, "postgres")
+	a, b := freeAddr(t), freeAddr(t)
+	pa := start(t, gm, t.TempDir(), map[string]string{"RUN_ADDRESS": a, "DATABASE_URI": uri})
+	pb := start(t, gm, t.TempDir(), map[string]string{"RUN_ADDRESS": b, "DATABASE_URI": uri})
+	pa.waitReady("/readyz")
+	pb.waitReady("/readyz")
+
+	tok := newAPI(t, a).register("shared", "password1")
+	r := newAPI(t, b).do(http.MethodGet, "/api/user/balance", tok, nil)
+	assert.Equal(t, http.StatusOK, r.status, "instance B accepts A's token: %s", r.body)
+	r = newAPI(t, b).do(http.MethodPost, "/api/user/register", "", map[string]string{"login": "SHARED", "password": "password1"})
+	assert.Equal(t, http.StatusConflict, r.status)
+	assert.Equal(t, 0, pa.stop(syscall.SIGINT))
+	assert.Equal(t, 0, pb.stop(syscall.SIGTERM))
+}
+
+func hasEngine(t *testing.T, name string) bool {
+	t.Helper()
+	for _, e := range dbtest.EngineNames(t) {
+		if e == name {
+			return true
+		}
+	}
+	return false
+}
