@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -79,7 +78,7 @@ func (a *Amount) UnmarshalJSON(b []byte) error {
 	}
 	var n json.Number
 	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return ErrInvalid // not wrapped: a JSON type error inside would read as a malformed body
 	}
 	v, err := Parse(n.String())
 	if err != nil {
