@@ -7,10 +7,12 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/gophermart/gophermart/config"
+	"github.com/gophermart/gophermart/docs/openapi"
 	"github.com/gophermart/gophermart/migrations"
 	"github.com/gophermart/gophermart/modules/auth"
 	"github.com/gophermart/gophermart/modules/balance"
 	"github.com/gophermart/gophermart/modules/orders"
+	"github.com/gophermart/gophermart/modules/platform/apidoc"
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/logging"
 	"github.com/gophermart/gophermart/modules/platform/web"
@@ -59,8 +61,12 @@ func serveOptions(cfg *config.Config) fx.Option {
 		migrated,
 		bindings,
 		web.Module,
+		fx.Provide(web.AsRoutes(apiDocs)),
 		auth.Module,
 		orders.Module,
 		balance.Module,
 	)
 }
+
+// apiDocs serves docs/openapi/gophermart.yaml at /openapi.yaml and its HTML rendering at /docs.
+func apiDocs() (web.Routes, error) { return apidoc.Routes(openapi.Gophermart) }
