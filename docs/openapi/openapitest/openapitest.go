@@ -251,9 +251,13 @@ func openAPIPath(tb testing.TB, path string) string {
 func AssertSameRoutes(tb testing.TB, documented, registered []string) {
 	tb.Helper()
 	for _, r := range registered {
-		assert.Contains(tb, documented, r, "route %s is registered but not documented", r)
+		if !slices.Contains(documented, r) {
+			tb.Errorf("route %s is registered but not documented", r)
+		}
 	}
 	for _, d := range documented {
-		assert.Contains(tb, registered, d, "operation %s is documented but not registered", d)
+		if !slices.Contains(registered, d) {
+			tb.Errorf("operation %s is documented but not registered", d)
+		}
 	}
 }
