@@ -1,0 +1,72 @@
+package main
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"sync/atomic"
+)
+
+// luhnCheckDigit returns the digit that, appended to payload (decimal digits only), makes the whole
+// number pass the Luhn check.
+func luhnCheckDigit(payload string) byte {
+	sum := 0
+	double := true // the payload's last digit is second from the right once the check digit is added
+	for i := len(payload) - 1; i >= 0; i-- {
+		d := int(payload[i] - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return byte('0' + (10-sum%10)%10)
+}
+
+// luhnValid reports whether s is a non-empty string of digits passing the Luhn check.
+func luhnValid(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return luhnCheckDigit(s[:len(s)-1]) == s[len(s)-1]
+}
+
+// numbers hands out distinct Luhn-valid order numbers: prefix, a 10-digit counter, a check digit.
+// Safe for concurrent use.
+type numbers struct {
+	prefix string // digits only
+	n      atomic.Uint64
+}
+
+// newNumbers returns a generator whose numbers all start with prefix (digits only).
+func newNumbers(prefix string) *numbers {
+	return &numbers{prefix: prefix}
+}
+
+// next returns a number never returned before by this generator.
+func (g *numbers) next() string {
+	c := strconv.FormatUint(g.n.Add(1), 10)
+	b := make([]byte, 0, len(g.prefix)+11)
+	b = append(b, g.prefix...)
+	for i := len(c); i < 10; i++ {
+		b = append(b, '0')
+	}
+	b = append(b, c...)
+	return string(append(b, luhnCheckDigit(string(b))))
+}
+
+// randomDigits returns n random decimal digits.
+func randomDigits(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = "0123456789"[rand.IntN(10)] // #nosec G404 -- names, not secrets
+	}
+	return string(b)
+}

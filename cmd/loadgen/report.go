@@ -1,0 +1,221 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Result is one scenario's measurement.
+type Result struct {
+	Scenario string `json:"scenario"`
+	// Unit is what PerSec counts: "req/s" for request scenarios, "orders/s" for the accrual drain.
+	Unit string `json:"unit"`
+	// Count is how many requests (or orders) succeeded inside the measured window.
+	Count int `json:"count"`
+	// Errors counts transport failures and answers other than the scenario's expected statuses.
+	Errors int `json:"errors"`
+	// ErrorKinds counts errors by kind ("status 500", "transport"), for diagnosis.
+	ErrorKinds map[string]int `json:"error_kinds,omitempty"`
+	// Seconds is the measured window (warm-up excluded).
+	Seconds float64 `json:"seconds"`
+	// PerSec is Count / Seconds.
+	PerSec float64 `json:"per_sec"`
+	// P50Ms and P99Ms are latency percentiles of the successful requests, in milliseconds.
+	P50Ms float64 `json:"p50_ms"`
+	P99Ms float64 `json:"p99_ms"`
+	// Ratio is PerSec divided by the ceiling scenario's PerSec (0 when there is no ceiling).
+	Ratio float64 `json:"ratio_to_ceiling"`
+	// Failed is why the scenario could not be measured ("" when it was).
+	Failed string `json:"failed,omitempty"`
+	// Note says anything that qualifies the numbers.
+	Note string `json:"note,omitempty"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	Date       string `json:"date"`
+	NumCPU     int    `json:"nproc"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	CPUModel   string `json:"cpu_model,omitempty"`
+	Postgres   string `json:"postgres,omitempty"`
+	Commit     string `json:"commit,omitempty"`
+}
+
+// Settings are the load parameters of the run.
+type Settings struct {
+	Concurrency int     `json:"concurrency"`
+	DurationS   float64 `json:"duration_s"`
+	WarmupS     float64 `json:"warmup_s"`
+	Orders      int     `json:"drain_orders"`
+}
+
+// Report is the whole run, as written to the JSON file.
+type Report struct {
+	Machine  Machine  `json:"machine"`
+	Settings Settings `json:"settings"`
+	Results  []Result `json:"results"`
+}
+
+// ceilingName is the scenario every other one is compared with.
+const ceilingName = "ceiling"
+
+// fillRatios sets every result's Ratio against the ceiling result, if it was measured.
+func (r *Report) fillRatios() {
+	var ceiling float64
+	for _, res := range r.Results {
+		if res.Scenario == ceilingName && res.Failed == "" {
+			ceiling = res.PerSec
+		}
+	}
+	for i := range r.Results {
+		r.Results[i].Ratio = 0
+		if ceiling > 0 && r.Results[i].Failed == "" {
+			r.Results[i].Ratio = r.Results[i].PerSec / ceiling
+		}
+	}
+}
+
+// row is a result's cells as the table and the Markdown show them.
+func (res Result) row() []string {
+	if res.Failed != "" {
+		return []string{res.Scenario, "failed: " + res.Failed, "", "", "", "", ""}
+	}
+	return []string{
+		res.Scenario,
+		strconv.FormatFloat(res.PerSec, 'f', 1, 64) + " " + res.Unit,
+		formatMs(res.P50Ms),
+		formatMs(res.P99Ms),
+		strconv.Itoa(res.Count),
+		errorsCell(res),
+		formatRatio(res.Ratio),
+	}
+}
+
+var header = []string{"scenario", "throughput", "p50", "p99", "ok", "errors", "ratio"}
+
+// formatMs prints milliseconds with precision that suits their size: 0.123 ms, 12.3 ms, 1234 ms.
+func formatMs(ms float64) string {
+	switch {
+	case ms < 1:
+		return strconv.FormatFloat(ms, 'f', 3, 64) + " ms"
+	case ms < 100:
+		return strconv.FormatFloat(ms, 'f', 1, 64) + " ms"
+	default:
+		return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
+	}
+}
+
+// formatRatio prints a ratio to the ceiling as a percentage, or "-" when there is none.
+func formatRatio(r float64) string {
+	if r <= 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(r*100, 'f', 1, 64) + " %"
+}
+
+// errorsCell is the error count, followed by its kinds when there are any.
+func errorsCell(res Result) string {
+	if res.Errors == 0 {
+		return "0"
+	}
+	kinds := slices.Sorted(maps.Keys(res.ErrorKinds))
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s: %d", k, res.ErrorKinds[k])
+	}
+	return fmt.Sprintf("%d (%s)", res.Errors, strings.Join(parts, ", "))
+}
+
+// machineLine is the one-line description of the machine and settings.
+func (r *Report) machineLine() string {
+	m, s := r.Machine, r.Settings
+	line := fmt.Sprintf("%s, nproc %d, GOMAXPROCS %d, %s %s", m.Date, m.NumCPU, m.GOMAXPROCS, m.GoVersion, m.OS)
+	if m.CPUModel != "" {
+		line += ", " + m.CPUModel
+	}
+	if m.Postgres != "" {
+		line += ", PostgreSQL " + m.Postgres
+	}
+	if m.Commit != "" {
+		line += ", commit " + m.Commit
+	}
+	return line + fmt.Sprintf("; concurrency %d, duration %gs, warm-up %gs, drain orders %d",
+		s.Concurrency, s.DurationS, s.WarmupS, s.Orders)
+}
+
+// writeTable prints the results as an aligned text table.
+func (r *Report) writeTable(w io.Writer) error {
+	fmt.Fprintln(w, r.machineLine())
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, res := range r.Results {
+		fmt.Fprintln(tw, strings.Join(res.row(), "\t"))
+	}
+	return tw.Flush()
+}
+
+// markdown renders the results as a Markdown table with the machine facts and notes.
+func (r *Report) markdown() string {
+	var b strings.Builder
+	b.WriteString("# Load benchmark results\n\n")
+	b.WriteString(r.machineLine() + "\n\n")
+	b.WriteString("| " + strings.Join(header, " | ") + " |\n")
+	b.WriteString("|" + strings.Repeat(" --- |", len(header)) + "\n")
+	for _, res := range r.Results {
+		cells := res.row()
+		for i, c := range cells {
+			cells[i] = strings.ReplaceAll(c, "|", `\|`)
+		}
+		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+	}
+	var notes []string
+	for _, res := range r.Results {
+		if res.Note != "" {
+			notes = append(notes, fmt.Sprintf("- %s: %s", res.Scenario, res.Note))
+		}
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n" + strings.Join(notes, "\n") + "\n")
+	}
+	return b.String()
+}
+
+// outputPaths returns the JSON and Markdown paths for -out: "x.json" gives x.json and x.md; a name
+// without the .json extension gets both extensions added.
+func outputPaths(out string) (jsonPath, mdPath string) {
+	base := strings.TrimSuffix(out, ".json")
+	return base + ".json", base + ".md"
+}
+
+// writeFiles writes the report as JSON and as Markdown next to it.
+func (r *Report) writeFiles(out string) error {
+	jsonPath, mdPath := outputPaths(out)
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	if dir := filepath.Dir(jsonPath); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("create %s: %w", dir, err)
+		}
+	}
+	// #nosec G703 -- the path is the -out flag of whoever runs the benchmark.
+	if err := os.WriteFile(jsonPath, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", jsonPath, err)
+	}
+	// #nosec G703 -- the path is the -out flag of whoever runs the benchmark.
+	if err := os.WriteFile(mdPath, []byte(r.markdown()), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", mdPath, err)
+	}
+	return nil
+}

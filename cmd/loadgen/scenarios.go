@@ -1,0 +1,417 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// password is every benchmark user's password.
+const password = "bench-password-123"
+
+// rewardMatch is the accrual mechanic every benchmark purchase matches: 5 % of the price.
+const rewardMatch = "bench"
+
+// bench holds what the scenarios share: the client, the servers' base URLs and the generators.
+type bench struct {
+	cfg   config
+	c     *http.Client
+	gm    string // gophermart base URL
+	acc   string // accrual base URL
+	runID string // distinguishes this run's logins
+	nums  *numbers
+	win   window
+}
+
+// load runs one closed-loop scenario with the run's concurrency and window.
+func (b *bench) load(ctx context.Context, name string, expect []int, fn op) Result {
+	return runLoad(ctx, name, b.cfg.concurrency, b.win, expect, fn)
+}
+
+// get is a load op for a GET with the given Authorization value.
+func (b *bench) get(url, token string) op {
+	return func(ctx context.Context, _ int) (int, error) {
+		r, err := do(ctx, b.c, request{method: http.MethodGet, url: url, token: token}, false)
+		return r.status, err
+	}
+}
+
+// credentials is a register or login body.
+func credentials(login string) []byte {
+	body, _ := json.Marshal(map[string]string{"login": login, "password": password}) // cannot fail
+	return body
+}
+
+// register creates a user and returns its Authorization value ("Bearer ...").
+func (b *bench) register(ctx context.Context, login string) (string, error) {
+	r, err := do(ctx, b.c, request{
+		method: http.MethodPost, url: b.gm + "/api/user/register",
+		contentType: "application/json", body: credentials(login),
+	}, false)
+	if err != nil {
+		return "", fmt.Errorf("register %s: %w", login, err)
+	}
+	token := r.header.Get("Authorization")
+	if r.status != http.StatusOK || token == "" {
+		return "", fmt.Errorf("register %s: status %d, Authorization %q", login, r.status, token)
+	}
+	return token, nil
+}
+
+// users registers n users named prefix-0 … prefix-(n-1) and returns their tokens.
+func (b *bench) users(ctx context.Context, prefix string, n int) ([]string, error) {
+	tokens := make([]string, n)
+	err := parallel(ctx, b.cfg.concurrency, n, func(ctx context.Context, i int) error {
+		t, err := b.register(ctx, fmt.Sprintf("%s-%s-%d", prefix, b.runID, i))
+		tokens[i] = t
+		return err
+	})
+	return tokens, err
+}
+
+// upload sends an order number to gophermart and returns the status.
+func (b *bench) upload(ctx context.Context, token, number string) (int, error) {
+	r, err := do(ctx, b.c, request{
+		method: http.MethodPost, url: b.gm + "/api/user/orders", token: token,
+		contentType: "text/plain", body: []byte(number),
+	}, false)
+	return r.status, err
+}
+
+// expectStatus turns an unexpected status or a transport error into an error.
+func expectStatus(what string, status int, err error, want int) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if status != want {
+		return fmt.Errorf("%s: status %d, want %d", what, status, want)
+	}
+	return nil
+}
+
+// registerMechanic registers the benchmark's reward mechanic in the accrual service.
+func (b *bench) registerMechanic(ctx context.Context) error {
+	r, err := do(ctx, b.c, request{
+		method: http.MethodPost, url: b.acc + "/api/goods", contentType: "application/json",
+		body: []byte(`{"match":"` + rewardMatch + `","reward":5,"reward_type":"%"}`),
+	}, false)
+	return expectStatus("register mechanic", r.status, err, http.StatusOK)
+}
+
+// registerPurchase registers an order in the accrual service: one good priced price points, which
+// earns 5 % of it.
+func (b *bench) registerPurchase(ctx context.Context, number string, price int) error {
+	body := fmt.Sprintf(`{"order":%q,"goods":[{"description":"%s crate","price":%d}]}`, number, rewardMatch, price)
+	r, err := do(ctx, b.c, request{
+		method: http.MethodPost, url: b.acc + "/api/orders", contentType: "application/json", body: []byte(body),
+	}, false)
+	return expectStatus("register purchase "+number, r.status, err, http.StatusAccepted)
+}
+
+// orderItem is an element of GET /api/user/orders.
+type orderItem struct {
+	Number string `json:"number"`
+	Status string `json:"status"`
+}
+
+// listOrders returns the caller's orders (none on 204).
+func (b *bench) listOrders(ctx context.Context, token string) ([]orderItem, error) {
+	r, err := do(ctx, b.c, request{method: http.MethodGet, url: b.gm + "/api/user/orders", token: token}, true)
+	if err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	switch r.status {
+	case http.StatusNoContent:
+		return nil, nil
+	case http.StatusOK:
+	default:
+		return nil, fmt.Errorf("list orders: status %d", r.status)
+	}
+	var items []orderItem
+	if err := json.Unmarshal(r.body, &items); err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	return items, nil
+}
+
+// setupTimeout bounds each wait of a scenario's preparation.
+const setupTimeout = 60 * time.Second
+
+// waitProcessed polls the caller's orders until want of them are PROCESSED.
+func (b *bench) waitProcessed(ctx context.Context, token string, want int) error {
+	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	defer cancel()
+	for {
+		items, err := b.listOrders(ctx, token)
+		done := 0
+		for _, it := range items {
+			if it.Status == "PROCESSED" {
+				done++
+			}
+		}
+		if err == nil && done >= want {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(fmt.Errorf("%d of %d orders PROCESSED after %s", done, want, setupTimeout), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// credited uploads, through the accrual flow, purchases worth price each for the user and waits until
+// all of them are PROCESSED (so credited).
+func (b *bench) credited(ctx context.Context, token string, count, price int) error {
+	nums := make([]string, count)
+	for i := range nums {
+		nums[i] = b.nums.next()
+	}
+	err := parallel(ctx, b.cfg.concurrency, count, func(ctx context.Context, i int) error {
+		if err := b.registerPurchase(ctx, nums[i], price); err != nil {
+			return err
+		}
+		status, err := b.upload(ctx, token, nums[i])
+		return expectStatus("upload "+nums[i], status, err, http.StatusAccepted)
+	})
+	if err != nil {
+		return err
+	}
+	return b.waitProcessed(ctx, token, count)
+}
+
+// ceiling loads a bare fiber handler: the most this client and machine can do.
+func (b *bench) ceiling(ctx context.Context, url string) Result {
+	return b.load(ctx, ceilingName, []int{http.StatusOK}, b.get(url+"/", ""))
+}
+
+// healthz loads gophermart's GET /healthz: its middleware stack with no database work.
+func (b *bench) healthz(ctx context.Context) Result {
+	return b.load(ctx, "healthz", []int{http.StatusOK}, b.get(b.gm+"/healthz", ""))
+}
+
+// registerLoad registers a new, unique user per request.
+func (b *bench) registerLoad(ctx context.Context) Result {
+	next := make([]int, b.cfg.concurrency) // worker w only touches next[w]
+	return b.load(ctx, "register", []int{http.StatusOK}, func(ctx context.Context, w int) (int, error) {
+		next[w]++
+		login := "reg-" + b.runID + "-" + strconv.Itoa(w) + "-" + strconv.Itoa(next[w])
+		r, err := do(ctx, b.c, request{
+			method: http.MethodPost, url: b.gm + "/api/user/register",
+			contentType: "application/json", body: credentials(login),
+		}, false)
+		return r.status, err
+	})
+}
+
+// loginLoad logs in existing users, one per worker: the per-(login, address) throttle admits only a
+// few attempts of one pair at a time, as it should.
+func (b *bench) loginLoad(ctx context.Context) Result {
+	bodies := make([][]byte, b.cfg.concurrency)
+	if _, err := b.users(ctx, "login", b.cfg.concurrency); err != nil {
+		return failed("login", err)
+	}
+	for w := range bodies {
+		bodies[w] = credentials(fmt.Sprintf("login-%s-%d", b.runID, w))
+	}
+	return b.load(ctx, "login", []int{http.StatusOK}, func(ctx context.Context, w int) (int, error) {
+		r, err := do(ctx, b.c, request{
+			method: http.MethodPost, url: b.gm + "/api/user/login", contentType: "application/json", body: bodies[w],
+		}, false)
+		return r.status, err
+	})
+}
+
+// uploadLoad uploads fresh Luhn-valid numbers, unknown to the accrual service, one user per worker.
+func (b *bench) uploadLoad(ctx context.Context, tokens []string) Result {
+	res := b.load(ctx, "upload", []int{http.StatusAccepted}, func(ctx context.Context, w int) (int, error) {
+		return b.upload(ctx, tokens[w], b.nums.next())
+	})
+	return res
+}
+
+// listLoad lists the orders of a user with 100 PROCESSED orders.
+func (b *bench) listLoad(ctx context.Context) Result {
+	tokens, err := b.users(ctx, "list", 1)
+	if err != nil {
+		return failed("list", err)
+	}
+	if err := b.credited(ctx, tokens[0], 100, 1000); err != nil {
+		return failed("list", err)
+	}
+	return b.load(ctx, "list", []int{http.StatusOK}, b.get(b.gm+"/api/user/orders", tokens[0]))
+}
+
+// balanceLoad reads balances, one user per worker.
+func (b *bench) balanceLoad(ctx context.Context, tokens []string) Result {
+	return b.load(ctx, "balance", []int{http.StatusOK}, func(ctx context.Context, w int) (int, error) {
+		r, err := do(ctx, b.c, request{method: http.MethodGet, url: b.gm + "/api/user/balance", token: tokens[w]}, false)
+		return r.status, err
+	})
+}
+
+// withdrawLoad has every worker withdraw 1 point at a time, each time for a new order number, from
+// one user credited with 5,000,000 points through the accrual flow.
+func (b *bench) withdrawLoad(ctx context.Context) Result {
+	tokens, err := b.users(ctx, "rich", 1)
+	if err != nil {
+		return failed("withdraw", err)
+	}
+	if err := b.credited(ctx, tokens[0], 1, 100_000_000); err != nil {
+		return failed("withdraw", err)
+	}
+	url := b.gm + "/api/user/balance/withdraw"
+	return b.load(ctx, "withdraw", []int{http.StatusOK}, func(ctx context.Context, _ int) (int, error) {
+		body := []byte(`{"order":"` + b.nums.next() + `","sum":1}`)
+		r, err := do(ctx, b.c, request{
+			method: http.MethodPost, url: url, token: tokens[0], contentType: "application/json", body: body,
+		}, false)
+		return r.status, err
+	})
+}
+
+// drainPoll is how often the drain scenario lists the orders; it is the resolution of its timings.
+const drainPoll = 100 * time.Millisecond
+
+// drain registers cfg.orders purchases in the accrual service, uploads them all to gophermart (with
+// the run's concurrency) and measures orders/s from the first upload until every one is PROCESSED,
+// as seen by polling GET /api/user/orders. Its p50/p99 are of each order's time from the start of its
+// upload to the poll that first saw it PROCESSED.
+func (b *bench) drain(ctx context.Context) Result {
+	const name = "drain"
+	n := b.cfg.orders
+	tokens, err := b.users(ctx, name, 1)
+	if err != nil {
+		return failed(name, err)
+	}
+	token := tokens[0]
+	nums := make([]string, n)
+	index := make(map[string]int, n)
+	for i := range nums {
+		nums[i] = b.nums.next()
+		index[nums[i]] = i
+	}
+	err = parallel(ctx, b.cfg.concurrency, n, func(ctx context.Context, i int) error {
+		return b.registerPurchase(ctx, nums[i], 1000)
+	})
+	if err != nil {
+		return failed(name, err)
+	}
+
+	// started is written by the uploaders, seen by the poller; both are read once those are done.
+	started := make([]time.Time, n) // each upload's start
+	seen := make([]time.Time, n)    // the poll that first saw the order PROCESSED
+	uploadErrs := &errorKinds{}
+	begin := time.Now()
+	pollCtx, stopPoll := context.WithTimeout(ctx, b.cfg.drainTimeout)
+	defer stopPoll()
+	type pollOutcome struct {
+		processed, invalid int
+		last               time.Time
+		err                error
+	}
+	polled := make(chan pollOutcome, 1)
+	go func() {
+		var out pollOutcome
+		for {
+			select {
+			case <-pollCtx.Done():
+				out.err = fmt.Errorf("%d of %d orders PROCESSED after %s", out.processed, n, b.cfg.drainTimeout)
+				polled <- out
+				return
+			case <-time.After(drainPoll):
+			}
+			items, err := b.listOrders(pollCtx, token)
+			now := time.Now()
+			if err != nil {
+				continue // counted through the timeout if it persists
+			}
+			out.invalid = 0
+			for _, it := range items {
+				i, ok := index[it.Number]
+				switch {
+				case !ok:
+				case it.Status == "PROCESSED" && seen[i].IsZero():
+					seen[i] = now
+					out.processed++
+					out.last = now
+				case it.Status == "INVALID":
+					out.invalid++
+				}
+			}
+			if out.processed+out.invalid+uploadErrs.count() >= n {
+				polled <- out
+				return
+			}
+		}
+	}()
+	_ = parallel(ctx, b.cfg.concurrency, n, func(ctx context.Context, i int) error {
+		started[i] = time.Now()
+		status, err := b.upload(ctx, token, nums[i])
+		if err != nil || status != http.StatusAccepted {
+			uploadErrs.add("upload " + errorKind(status, err))
+		}
+		return nil
+	})
+	uploaded := time.Since(begin)
+	out := <-polled
+	stopPoll()
+	if out.err != nil && out.processed == 0 {
+		return failed(name, out.err)
+	}
+
+	lat := make([]time.Duration, 0, n)
+	for i := range seen {
+		if !seen[i].IsZero() {
+			lat = append(lat, seen[i].Sub(started[i]))
+		}
+	}
+	s := summarize(lat)
+	elapsed := out.last.Sub(begin)
+	res := Result{
+		Scenario: name, Unit: "orders/s", Count: s.count, Seconds: elapsed.Seconds(),
+		PerSec: float64(s.count) / elapsed.Seconds(), P50Ms: ms(s.p50), P99Ms: ms(s.p99),
+		Errors: n - s.count, ErrorKinds: uploadErrs.snapshot(),
+		Note: fmt.Sprintf("%d orders; uploads took %.2f s, all PROCESSED %.2f s after the first upload "+
+			"(poll every %s); p50/p99: upload start to PROCESSED seen", n, uploaded.Seconds(), elapsed.Seconds(), drainPoll),
+	}
+	if out.invalid > 0 {
+		res.ErrorKinds["INVALID"] = out.invalid
+	}
+	if missing := n - s.count - out.invalid - uploadErrs.count(); missing > 0 {
+		res.ErrorKinds["not PROCESSED in time"] = missing
+	}
+	if len(res.ErrorKinds) == 0 {
+		res.ErrorKinds = nil
+	}
+	return res
+}
+
+func (e *errorKinds) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.total
+}
+
+func (e *errorKinds) snapshot() map[string]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string]int, len(e.kinds))
+	for k, v := range e.kinds {
+		out[k] = v
+	}
+	return out
+}
+
+// failed is the result of a scenario that could not be measured.
+func failed(name string, err error) Result {
+	msg := err.Error()
+	if errors.Is(err, context.Canceled) {
+		msg = "interrupted"
+	}
+	return Result{Scenario: name, Failed: msg}
+}
