@@ -9,6 +9,7 @@ import (
 	"github.com/gophermart/gophermart/config"
 	"github.com/gophermart/gophermart/docs/openapi"
 	"github.com/gophermart/gophermart/migrations"
+	"github.com/gophermart/gophermart/modules/accrual"
 	"github.com/gophermart/gophermart/modules/auth"
 	"github.com/gophermart/gophermart/modules/balance"
 	"github.com/gophermart/gophermart/modules/orders"
@@ -50,7 +51,12 @@ var migrated = fx.Decorate(func(d *db.DB, log *slog.Logger) (*db.DB, error) {
 var bindings = fx.Provide(
 	func(d *db.DB) web.Pinger { return d },
 	func(t *auth.Tokens) web.Authenticator { return t },
-	func() orders.Notifier { return orders.NopNotifier{} }, // stand-in until the accrual worker binds its wake-up
+	func(w *accrual.Worker) orders.Notifier { return w },
+	orders.NewQueue,
+	func(q *orders.Queue) accrual.Orders { return q },
+	func(s *balance.Service) accrual.Ledger { return s },
+	func(d *db.DB) accrual.Tx { return d },
+	func(cfg accrual.Config) accrual.BaseURL { return func() string { return cfg.Address } }, // TODO(lead): built-in mode
 )
 
 // serveOptions is the whole service: API, worker, and (without ACCRUAL_SYSTEM_ADDRESS) the built-in
@@ -65,6 +71,8 @@ func serveOptions(cfg *config.Config) fx.Option {
 		auth.Module,
 		orders.Module,
 		balance.Module,
+		accrual.Module,
+		fx.Invoke(func(*accrual.Worker) {}),
 	)
 }
 
