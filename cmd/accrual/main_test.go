@@ -1,0 +1,312 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	errBuild  error
+	buildDir  string
+)
+
+// binary builds cmd/accrual once per test run and returns its path.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, errBuild = os.MkdirTemp("", "accrual-bin-")
+		if errBuild != nil {
+			return
+		}
+		binPath = filepath.Join(buildDir, "accrual")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			errBuild = errors.New(string(out))
+		}
+	})
+	require.NoError(t, errBuild, "go build ./cmd/accrual")
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// proc is the accrual binary running with env only.
+type proc struct {
+	cmd    *exec.Cmd
+	base   string
+	output *syncBuffer
+	exited chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// start runs the binary with no arguments and env (plus the inherited environment minus every
+// setting of ours), and waits until it accepts connections.
+func start(t *testing.T, env map[string]string) *proc {
+	t.Helper()
+	bin := binary(t)
+	addr := freeAddr(t)
+	cmd := exec.Command(bin) //nolint:gosec // the binary we just built
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if name == "RUN_ADDRESS" || name == "DATABASE_URI" || strings.HasPrefix(name, "ACCRUAL_") {
+			continue
+		}
+		cmd.Env = append(cmd.Env, kv)
+	}
+	cmd.Env = append(cmd.Env, "RUN_ADDRESS="+addr)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p := &proc{cmd: cmd, base: "http://" + addr, output: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.output, p.output
+	require.NoError(t, cmd.Start())
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.exited
+		}
+		if t.Failed() {
+			t.Logf("accrual output:\n%s", p.output.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(context.Background(), "tcp", addr)
+		if err == nil {
+			_ = conn.Close()
+			return p
+		}
+		select {
+		case <-p.exited:
+			t.Fatalf("accrual exited before listening: %s", p.output.String())
+		default:
+		}
+		require.True(t, time.Now().Before(deadline), "accrual not listening on %s after 30s", addr)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop sends SIGINT and returns the exit code.
+func (p *proc) stop(t *testing.T) int {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("accrual did not exit within 30s of SIGINT")
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (p *proc) do(t *testing.T, method, path, body string) answer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, p.base+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return answer{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+// final polls an order until it is final and returns the last body.
+func (p *proc) final(t *testing.T, n string) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		a := p.do(t, http.MethodGet, "/api/orders/"+n, "")
+		require.Equal(t, http.StatusOK, a.status, a.body)
+		if strings.Contains(a.body, `"PROCESSED"`) || strings.Contains(a.body, `"INVALID"`) {
+			return a.body
+		}
+		require.True(t, time.Now().Before(deadline), "order %s not final after 15s: %s", n, a.body)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestBinary starts the built binary with env only on every storage backend and drives the SPEC's
+// examples through it, then stops it with SIGINT.
+func TestBinary(t *testing.T) {
+	uris := map[string]func(t *testing.T) string{"memory (default)": func(*testing.T) string { return "" }}
+	for _, engine := range dbtest.EngineNames(t) {
+		uris[engine] = func(t *testing.T) string { t.Helper(); return dbtest.URI(t, engine) }
+	}
+	for name, uri := range uris {
+		t.Run(name, func(t *testing.T) {
+			env := map[string]string{}
+			if u := uri(t); u != "" {
+				env["DATABASE_URI"] = u
+			}
+			p := start(t, env)
+			for _, m := range []string{
+				`{"match":"Bork","reward":5,"reward_type":"%"}`,
+				`{"match":"Pringles","reward":10,"reward_type":"%"}`,
+				`{"match":"Coca-Cola","reward":12.5,"reward_type":"pt"}`,
+			} {
+				a := p.do(t, http.MethodPost, "/api/goods", m)
+				require.Equal(t, http.StatusOK, a.status, a.body)
+			}
+			assert.Equal(t, http.StatusConflict, p.do(t, http.MethodPost, "/api/goods", `{"match":"Bork","reward":1,"reward_type":"pt"}`).status)
+			assert.Equal(t, http.StatusBadRequest, p.do(t, http.MethodPost, "/api/goods", `{"match":"X","reward":0,"reward_type":"pt"}`).status)
+
+			orders := map[string]string{
+				"12345678903": `[{"description":"Чайник Bork","price":14599.50}]`,
+				"2377225624":  `[{"description":"Чипсы Pringles бекон","price":147.5},{"description":"Напиток Coca-Cola Zero 0.5л","price":55}]`,
+				"79927398713": `[{"description":"Стул IKEA","price":1000}]`,
+			}
+			for n, goods := range orders {
+				a := p.do(t, http.MethodPost, "/api/orders", `{"order":"`+n+`","goods":`+goods+`}`)
+				require.Equal(t, http.StatusAccepted, a.status, a.body)
+			}
+			assert.Equal(t, http.StatusConflict, p.do(t, http.MethodPost, "/api/orders", `{"order":"12345678903","goods":[]}`).status)
+			assert.Equal(t, http.StatusBadRequest, p.do(t, http.MethodPost, "/api/orders", `{"order":"12345678901","goods":[]}`).status)
+			assert.Equal(t, http.StatusNoContent, p.do(t, http.MethodGet, "/api/orders/4561261212345467", "").status)
+
+			assert.JSONEq(t, `{"order":"12345678903","status":"PROCESSED","accrual":729.98}`, p.final(t, "12345678903"))
+			assert.JSONEq(t, `{"order":"2377225624","status":"PROCESSED","accrual":27.25}`, p.final(t, "2377225624"))
+			assert.JSONEq(t, `{"order":"79927398713","status":"PROCESSED"}`, p.final(t, "79927398713"))
+
+			assert.Equal(t, 0, p.stop(t), "SIGINT: graceful stop, exit 0")
+		})
+	}
+}
+
+// TestBinaryKnobs checks the rate limit and the request log as a client sees them.
+func TestBinaryKnobs(t *testing.T) {
+	logPath := filepath.Join(t.TempDir(), "requests.jsonl")
+	p := start(t, map[string]string{
+		"ACCRUAL_RATE_LIMIT":  "3",
+		"ACCRUAL_RETRY_AFTER": "9",
+		"ACCRUAL_REQUEST_LOG": logPath,
+	})
+	var statuses []int
+	for range 5 {
+		a := p.do(t, http.MethodGet, "/api/orders/12345678903", "")
+		statuses = append(statuses, a.status)
+		if a.status == http.StatusTooManyRequests {
+			assert.Equal(t, "9", a.header.Get("Retry-After"))
+			assert.Equal(t, "No more than 3 requests per minute allowed", a.body)
+			assert.True(t, strings.HasPrefix(a.header.Get("Content-Type"), "text/plain"), a.header.Get("Content-Type"))
+		}
+	}
+	assert.Equal(t, []int{204, 204, 204, 429, 429}, statuses)
+	require.Equal(t, 0, p.stop(t))
+
+	f, err := os.Open(logPath)
+	require.NoError(t, err)
+	defer func() { _ = f.Close() }()
+	var logged []int
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var rec struct {
+			Order  string    `json:"order"`
+			Start  time.Time `json:"start"`
+			End    time.Time `json:"end"`
+			Status int       `json:"status"`
+		}
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &rec), sc.Text())
+		assert.Equal(t, "12345678903", rec.Order)
+		assert.False(t, rec.End.Before(rec.Start))
+		logged = append(logged, rec.Status)
+	}
+	require.NoError(t, sc.Err())
+	assert.Equal(t, statuses, logged)
+}
+
+// TestBinaryRestart stops the binary before it processed an order (its delay is an hour); the next
+// run on the same database, with a short delay, finishes it.
+func TestBinaryRestart(t *testing.T) {
+	uri := dbtest.URI(t, "sqlite")
+	p := start(t, map[string]string{"DATABASE_URI": uri, "ACCRUAL_PROCESSING_DELAY": "1h"})
+	require.Equal(t, http.StatusOK, p.do(t, http.MethodPost, "/api/goods", `{"match":"Bork","reward":5,"reward_type":"%"}`).status)
+	require.Equal(t, http.StatusAccepted, p.do(t, http.MethodPost, "/api/orders",
+		`{"order":"12345678903","goods":[{"description":"Чайник Bork","price":14599.50}]}`).status)
+	assert.JSONEq(t, `{"order":"12345678903","status":"REGISTERED"}`, p.do(t, http.MethodGet, "/api/orders/12345678903", "").body)
+	require.Equal(t, 0, p.stop(t))
+
+	p = start(t, map[string]string{"DATABASE_URI": uri, "ACCRUAL_PROCESSING_DELAY": "10ms"})
+	assert.JSONEq(t, `{"order":"12345678903","status":"PROCESSED","accrual":729.98}`, p.final(t, "12345678903"))
+	require.Equal(t, 0, p.stop(t))
+}
+
+// TestBinaryInvalidConfig: a bad value is one line naming the setting, and exit code 2.
+func TestBinaryInvalidConfig(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t)) //nolint:gosec // the binary we just built
+	cmd.Env = append(os.Environ(), "ACCRUAL_FAIL_RATE=2", "RUN_ADDRESS=127.0.0.1:0")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, 2, ee.ExitCode())
+	assert.Equal(t, "accrual: invalid configuration: ACCRUAL_FAIL_RATE (--fail-rate): must be between 0 and 1\n", string(out))
+}

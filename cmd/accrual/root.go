@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/fx"
+)
+
+// stopTimeout bounds graceful shutdown: in-flight requests and the processing loop get this long.
+const stopTimeout = 20 * time.Second
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "accrual",
+		Short: "Compatible accrual system for Gophermart",
+		Long: `accrual is a compatible implementation of the accrual system Gophermart asks about orders:
+  POST /api/goods            register a reward mechanic {"match","reward","reward_type":"%"|"pt"}
+  POST /api/orders           register a purchase {"order","goods":[{"description","price"}]}
+  GET  /api/orders/{number}  the order's status and accrual
+Registered orders go REGISTERED -> PROCESSING -> PROCESSED in the background. With no arguments it
+serves until SIGINT or SIGTERM. Every setting is a flag or an environment variable (flag > environment
+> default); the test knobs (rate limit, failures, latency, request log) are off by default.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		CompletionOptions: cobra.CompletionOptions{
+			DisableDefaultCmd: true,
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			return serve(cfg)
+		},
+	}
+	addFlags(root.Flags())
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return fmt.Errorf("%w: %w (see --help)", errUsage, err)
+	})
+	root.Args = func(_ *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("%w: unexpected argument %q (see --help)", errUsage, args[0])
+		}
+		return nil
+	}
+	return root
+}
+
+// serve runs the service until SIGINT/SIGTERM, then stops it gracefully.
+func serve(cfg *config) error {
+	app := fx.New(appOptions(cfg), fx.StopTimeout(stopTimeout))
+	if err := app.Err(); err != nil {
+		return err
+	}
+	startCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := app.Start(startCtx); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	sig := <-app.Wait()
+	stopCtx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := app.Stop(stopCtx); err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	if sig.ExitCode != 0 {
+		return fmt.Errorf("stopped with exit code %d", sig.ExitCode)
+	}
+	return nil
+}
