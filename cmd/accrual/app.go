@@ -8,7 +8,9 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/gophermart/gophermart/docs/openapi"
 	"github.com/gophermart/gophermart/modules/calculator"
+	"github.com/gophermart/gophermart/modules/platform/apidoc"
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/logging"
 	"github.com/gophermart/gophermart/modules/platform/web"
@@ -32,6 +34,7 @@ func appOptions(cfg *config) fx.Option {
 		),
 		web.Module,
 		calculator.Module,
+		fx.Provide(web.AsRoutes(func() (web.Routes, error) { return apidoc.Routes(openapi.Accrual) })), // /openapi.yaml, /docs
 		fx.Invoke(func(log *slog.Logger, d *db.DB) {
 			log.Info("accrual service", "database", describeDB(cfg.DatabaseURI), "engine", d.Dialect(),
 				"processing_delay", cfg.Calculator.ProcessingDelay.String(), "rate_limit", cfg.Calculator.RateLimit,

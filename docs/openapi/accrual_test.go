@@ -58,13 +58,6 @@ func request(method, target, contentType, body string) *http.Request {
 	return req
 }
 
-// TestAccrualRoutesAreDocumented: every route the accrual service registers is an operation of
-// accrual.yaml, and every operation is registered.
-func TestAccrualRoutesAreDocumented(t *testing.T) {
-	c := openapitest.New(t, openapi.Accrual)
-	openapitest.AssertSameRoutes(t, c.Operations(), openapitest.Routes(t, accrualApp(t, calculator.DefaultConfig())))
-}
-
 // TestAccrualAnswersMatchTheDocument walks the accrual API with real requests, the wrong ones
 // included, and checks every answer against accrual.yaml; it must reach every operation.
 func TestAccrualAnswersMatchTheDocument(t *testing.T) {

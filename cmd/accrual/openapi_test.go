@@ -1,0 +1,30 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/gophermart/gophermart/docs/openapi"
+	"github.com/gophermart/gophermart/docs/openapi/openapitest"
+	"github.com/gophermart/gophermart/modules/platform/web"
+)
+
+// TestOpenAPIRoutesAreDocumented: the routes of the accrual binary, composed as it runs
+// (appOptions), are exactly the operations of docs/openapi/accrual.yaml. The answers themselves are
+// checked against the document in docs/openapi (TestAccrualAnswersMatchTheDocument).
+func TestOpenAPIRoutesAreDocumented(t *testing.T) {
+	fs := pflag.NewFlagSet("accrual", pflag.ContinueOnError)
+	addFlags(fs)
+	require.NoError(t, fs.Parse([]string{"--run-address=127.0.0.1:0", "--database-uri=", "--log-level=error"}))
+	cfg, err := loadConfig(fs)
+	require.NoError(t, err)
+	var srv *web.Server
+	app := fxtest.New(t, appOptions(cfg), fx.Populate(&srv))
+	app.RequireStart()
+	t.Cleanup(app.RequireStop)
+	openapitest.AssertSameRoutes(t, openapitest.New(t, openapi.Accrual).Operations(), openapitest.Routes(t, srv.App()))
+}
