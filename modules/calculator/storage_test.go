@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -20,6 +21,8 @@ import (
 // database, concurrent writers wait for each other instead of failing, and closing frees it all.
 func TestInMemoryDefault(t *testing.T) {
 	ctx := context.Background()
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // os.TempDir: this test sees only its own directories
 	d, closeDB, err := OpenDB("")
 	require.NoError(t, err)
 	assert.Equal(t, db.SQLite, d.Dialect())
@@ -69,11 +72,22 @@ func TestInMemoryDefault(t *testing.T) {
 	require.NoError(t, d.Conn(ctx).Raw("SELECT count(*) FROM acc_orders").Scan(&count).Error)
 	assert.Equal(t, int64(96), count)
 
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "accrual-memdb-*"))
+	// Nothing but the migration lock file is on disk: the data lives in memory.
+	dirs, err := filepath.Glob(filepath.Join(tmp, "accrual-memdb-*"))
+	require.NoError(t, err)
+	require.Len(t, dirs, 2)
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		for _, e := range entries {
+			assert.True(t, strings.HasSuffix(e.Name(), ".lock"), "unexpected file %s", e.Name())
+		}
+	}
 	require.NoError(t, closeDB())
 	require.NoError(t, closeOther())
-	after, _ := filepath.Glob(filepath.Join(os.TempDir(), "accrual-memdb-*"))
-	assert.Len(t, after, len(dirs)-2, "closing removes the directory")
+	dirs, err = filepath.Glob(filepath.Join(tmp, "accrual-memdb-*"))
+	require.NoError(t, err)
+	assert.Empty(t, dirs, "closing removes the directories")
 }
 
 func TestOpenDBURI(t *testing.T) {
