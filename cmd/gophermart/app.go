@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
+	"sync/atomic"
 
 	"go.uber.org/fx"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/gophermart/gophermart/modules/accrual"
 	"github.com/gophermart/gophermart/modules/auth"
 	"github.com/gophermart/gophermart/modules/balance"
+	"github.com/gophermart/gophermart/modules/calculator"
 	"github.com/gophermart/gophermart/modules/orders"
 	"github.com/gophermart/gophermart/modules/platform/apidoc"
 	"github.com/gophermart/gophermart/modules/platform/db"
@@ -56,7 +59,6 @@ var bindings = fx.Provide(
 	func(q *orders.Queue) accrual.Orders { return q },
 	func(s *balance.Service) accrual.Ledger { return s },
 	func(d *db.DB) accrual.Tx { return d },
-	func(cfg accrual.Config) accrual.BaseURL { return func() string { return cfg.Address } }, // TODO(lead): built-in mode
 )
 
 // serveOptions is the whole service: API, worker, and (without ACCRUAL_SYSTEM_ADDRESS) the built-in
@@ -72,8 +74,60 @@ func serveOptions(cfg *config.Config) fx.Option {
 		orders.Module,
 		balance.Module,
 		accrual.Module,
+		accrualSystem(cfg),
 		fx.Invoke(func(*accrual.Worker) {}),
 	)
+}
+
+// builtinPrefix is where the built-in accrual service is mounted on gophermart's own server.
+const builtinPrefix = "/accrual"
+
+// accrualSystem points the worker at ACCRUAL_SYSTEM_ADDRESS or, when it is empty, runs the accrual
+// service in-process, mounted under /accrual on gophermart's own server (no port of its own, so two
+// instances on one machine never collide) and keeping its acc_ tables in gophermart's database.
+func accrualSystem(cfg *config.Config) fx.Option {
+	if addr := cfg.Accrual.Address; addr != "" {
+		return fx.Supply(accrual.BaseURL(func() string { return addr }))
+	}
+	calc := calculator.DefaultConfig()
+	calc.Prefix = builtinPrefix
+	// The worker needs the URL before the server exists (the server's routes need the worker), so it
+	// reads the server through a reference filled once both are built.
+	var server atomic.Pointer[web.Server]
+	url := func() string {
+		bound := ""
+		if s := server.Load(); s != nil {
+			bound = s.Addr()
+		}
+		return builtinURL(bound, cfg.HTTP.Address)
+	}
+	return fx.Options(
+		fx.Supply(calc),
+		calculator.Module,
+		fx.Supply(accrual.BaseURL(url)),
+		fx.Invoke(func(lc fx.Lifecycle, s *web.Server, log *slog.Logger) {
+			server.Store(s)
+			lc.Append(fx.StartHook(func() {
+				log.Warn("ACCRUAL_SYSTEM_ADDRESS is not set: using the built-in accrual service, a local stand-in "+
+					"for the real accrual system; set ACCRUAL_SYSTEM_ADDRESS in production",
+					"module", "accrual", "url", url())
+			}))
+		}),
+	)
+}
+
+// builtinURL is the base URL of the built-in accrual service: the server's bound address (the
+// configured one before it binds), with an unspecified host (0.0.0.0, ::) replaced by loopback.
+func builtinURL(bound, configured string) string {
+	addr := bound
+	if addr == "" {
+		addr = configured
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil && (host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified()) {
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	return "http://" + addr + builtinPrefix
 }
 
 // apiDocs serves docs/openapi/gophermart.yaml at /openapi.yaml and its HTML rendering at /docs.

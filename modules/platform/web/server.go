@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -24,6 +25,7 @@ type Server struct {
 	log     *slog.Logger
 	errors  []ErrorStatus
 	ln      net.Listener
+	addr    atomic.Value // string: the bound address, set once listening
 	done    chan struct{}
 	metrics *prometheus.Registry
 }
@@ -81,11 +83,10 @@ func NewServer(cfg Config, log *slog.Logger, auth Authenticator, ready Pinger, r
 func (s *Server) App() *fiber.App { return s.app }
 
 // Addr returns the address the server listens on once started.
+// Safe for concurrent use.
 func (s *Server) Addr() string {
-	if s.ln == nil {
-		return ""
-	}
-	return s.ln.Addr().String()
+	a, _ := s.addr.Load().(string)
+	return a
 }
 
 // Start binds the address synchronously (a bind error fails startup) and serves in the background; if
@@ -96,6 +97,7 @@ func (s *Server) Start(sd fx.Shutdowner) error {
 		return err
 	}
 	s.ln = ln
+	s.addr.Store(ln.Addr().String())
 	s.log.Info("listening", "address", ln.Addr().String())
 	go func() {
 		defer close(s.done)
