@@ -3,7 +3,7 @@ GOLANGCI_VERSION ?= v2.15.0
 GOBIN ?= $(shell go env GOPATH)/bin
 TEST_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: build run test test-pg e2e bench lint fmt cover clean
+.PHONY: build run test test-pg e2e bench bench-micro lint fmt cover clean
 
 build: ## build both binaries into bin/
 	CGO_ENABLED=0 go build -o bin/gophermart ./cmd/gophermart
@@ -21,8 +21,11 @@ test-pg: ## the whole suite against the local PostgreSQL too
 e2e: ## only the end-to-end tests (real binaries)
 	GOPHERMART_TEST_DSN='$(TEST_DSN)' go test -race -count=1 -tags e2e -run 'E2E' ./cmd/...
 
-bench: ## benchmarks (PostgreSQL when reachable)
-	GOPHERMART_TEST_DSN='$(TEST_DSN)' go test -run '^$$' -bench . -benchtime 2s ./...
+bench: ## load benchmark of the real binaries on PostgreSQL (docs/BENCHMARKS.md); e.g. BENCH_FLAGS='-duration 10s'
+	go run ./cmd/loadgen -dsn '$(TEST_DSN)' $(BENCH_FLAGS)
+
+bench-micro: ## Go micro-benchmarks of the modules (PostgreSQL when reachable)
+	GOPHERMART_TEST_DSN='$(TEST_DSN)' go test -run '^$$' -bench . -benchtime 1s ./...
 
 lint: ## golangci-lint (installed on first use)
 	@test -x $(GOBIN)/golangci-lint || go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)

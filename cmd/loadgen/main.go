@@ -29,11 +29,13 @@ import (
 // says otherwise.
 const defaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
-// allScenarios lists the scenarios in the order they run. upload runs last: its orders are unknown to
-// the accrual service and stay in gophermart's queue, which would add background polls to any
-// scenario after it.
+// allScenarios lists the scenarios in the order they run. upload runs last of gophermart's: its orders
+// are unknown to the accrual service and stay in gophermart's queue, which would add background polls
+// to any scenario after it. The ceiling is measured first and again last, since other work on the
+// machine may disturb either; ratios are taken to the higher of the two.
 var allScenarios = []string{
-	ceilingName, "healthz", "register", "login", "balance", "list", "withdraw", "drain", "upload",
+	ceilingName, "healthz", "register", "login", "balance", "list", "withdraw", "drain", "drain-cold", "upload",
+	ceilingEndName,
 }
 
 // config is the command line.
@@ -237,7 +239,7 @@ func benchmark(ctx context.Context, cfg config, logw io.Writer) (rep *Report, er
 	}
 	logf("gophermart on %s, accrual on %s", gmAddr, accAddr)
 
-	if slices.ContainsFunc(cfg.scenarios, func(s string) bool { return s == "list" || s == "withdraw" || s == "drain" }) {
+	if slices.ContainsFunc(cfg.scenarios, func(s string) bool { return s == "list" || s == "withdraw" || strings.HasPrefix(s, "drain") }) {
 		if err := b.registerMechanic(ctx); err != nil {
 			return rep, err
 		}
@@ -250,8 +252,8 @@ func benchmark(ctx context.Context, cfg config, logw io.Writer) (rep *Report, er
 		logf("scenario %s", name)
 		var res Result
 		switch name {
-		case ceilingName:
-			res = b.runCeiling(ctx, self, tmp)
+		case ceilingName, ceilingEndName:
+			res = b.runCeiling(ctx, name, self, tmp)
 		case "healthz":
 			res = b.healthz(ctx)
 		case "register":
@@ -277,7 +279,9 @@ func benchmark(ctx context.Context, cfg config, logw io.Writer) (rep *Report, er
 		case "withdraw":
 			res = b.withdrawLoad(ctx)
 		case "drain":
-			res = b.drain(ctx)
+			res = b.drain(ctx, name, true)
+		case "drain-cold":
+			res = b.drain(ctx, name, false)
 		}
 		logf("  %s", strings.Join(res.row(), "  "))
 		rep.Results = append(rep.Results, res)
@@ -296,23 +300,23 @@ func benchmark(ctx context.Context, cfg config, logw io.Writer) (rep *Report, er
 }
 
 // runCeiling starts the ceiling server (this program in its -serve-ceiling mode), loads it and stops it.
-func (b *bench) runCeiling(ctx context.Context, self, logDir string) Result {
+func (b *bench) runCeiling(ctx context.Context, name, self, logDir string) Result {
 	addr, err := freeAddr()
 	if err != nil {
-		return failed(ceilingName, err)
+		return failed(name, err)
 	}
-	p, err := startProc(ceilingName, self, logDir, map[string]string{"RUN_ADDRESS": addr}, "-serve-ceiling", addr)
+	p, err := startProc(name, self, logDir, map[string]string{"RUN_ADDRESS": addr}, "-serve-ceiling", addr)
 	if err != nil {
-		return failed(ceilingName, err)
+		return failed(name, err)
 	}
 	defer func() {
 		b.c.CloseIdleConnections() // a graceful shutdown waits for keep-alive connections to close
 		_ = p.stop()
 	}()
 	if err := p.waitReady(ctx, acceptsConnections(addr)); err != nil {
-		return failed(ceilingName, err)
+		return failed(name, err)
 	}
-	return b.ceiling(ctx, "http://"+addr)
+	return b.ceiling(ctx, name, "http://"+addr)
 }
 
 // machine collects the facts of the machine that go with the numbers.
@@ -325,6 +329,11 @@ func machine(ctx context.Context, pgVersion string) Machine {
 		OS:         runtime.GOOS + "/" + runtime.GOARCH,
 		CPUModel:   cpuModel(),
 		Postgres:   pgVersion,
+	}
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(data)); len(f) > 0 {
+			m.LoadAvg = f[0]
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -49,6 +49,9 @@ type Machine struct {
 	CPUModel   string `json:"cpu_model,omitempty"`
 	Postgres   string `json:"postgres,omitempty"`
 	Commit     string `json:"commit,omitempty"`
+	// LoadAvg is /proc/loadavg's 1-minute load average when the run started: other work on the
+	// machine shares its cores with the benchmark.
+	LoadAvg string `json:"loadavg_at_start,omitempty"`
 }
 
 // Settings are the load parameters of the run.
@@ -66,15 +69,19 @@ type Report struct {
 	Results  []Result `json:"results"`
 }
 
-// ceilingName is the scenario every other one is compared with.
-const ceilingName = "ceiling"
+// ceilingName and ceilingEndName are the bare fiber handler measured first and last; every
+// scenario is compared with the higher of the two.
+const (
+	ceilingName    = "ceiling"
+	ceilingEndName = "ceiling-end"
+)
 
-// fillRatios sets every result's Ratio against the ceiling result, if it was measured.
+// fillRatios sets every result's Ratio against the best ceiling result, if one was measured.
 func (r *Report) fillRatios() {
 	var ceiling float64
 	for _, res := range r.Results {
-		if res.Scenario == ceilingName && res.Failed == "" {
-			ceiling = res.PerSec
+		if (res.Scenario == ceilingName || res.Scenario == ceilingEndName) && res.Failed == "" {
+			ceiling = max(ceiling, res.PerSec)
 		}
 	}
 	for i := range r.Results {
@@ -148,6 +155,9 @@ func (r *Report) machineLine() string {
 	}
 	if m.Commit != "" {
 		line += ", commit " + m.Commit
+	}
+	if m.LoadAvg != "" {
+		line += ", load average " + m.LoadAvg + " at start"
 	}
 	return line + fmt.Sprintf("; concurrency %d, duration %gs, warm-up %gs, drain orders %d",
 		s.Concurrency, s.DurationS, s.WarmupS, s.Orders)

@@ -124,3 +124,23 @@ func TestWriteFiles(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, r.markdown(), string(md))
 }
+
+func TestFillRatiosUsesTheBetterCeiling(t *testing.T) {
+	r := &Report{Results: []Result{
+		{Scenario: ceilingName, PerSec: 8000},
+		{Scenario: "balance", PerSec: 2000},
+		{Scenario: ceilingEndName, PerSec: 10000},
+	}}
+	r.fillRatios()
+	assert.InDelta(t, 0.8, r.Results[0].Ratio, 1e-9)
+	assert.InDelta(t, 0.2, r.Results[1].Ratio, 1e-9)
+	assert.InDelta(t, 1.0, r.Results[2].Ratio, 1e-9)
+
+	r = &Report{Results: []Result{
+		{Scenario: ceilingName, PerSec: 8000},
+		{Scenario: "balance", PerSec: 2000},
+		{Scenario: ceilingEndName, Failed: "interrupted", PerSec: 1e9},
+	}}
+	r.fillRatios()
+	assert.InDelta(t, 0.25, r.Results[1].Ratio, 1e-9, "a failed ceiling is ignored")
+}
