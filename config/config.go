@@ -67,7 +67,7 @@ var Settings = []Setting{
 	{"accrual.max_retries", "accrual-retries", "", "GOPHERMART_ACCRUAL_RETRIES", 3, "retries of a 5xx or network failure before the order waits for a later round"},
 	{"accrual.max_backoff", "accrual-max-backoff", "", "GOPHERMART_ACCRUAL_MAX_BACKOFF", 5 * time.Minute, "cap of the growing delay between asks about one order"},
 	{"accrual.lease", "accrual-lease", "", "GOPHERMART_ACCRUAL_LEASE", 60 * time.Second, "how long an instance holds a claimed order before another may take it"},
-	{"accrual.min_backoff", "accrual-min-backoff", "", "GOPHERMART_ACCRUAL_MIN_BACKOFF", time.Second, "first delay before an order is asked again (PROCESSING: grows by half per ask; unknown or failing: doubles), up to the max backoff"},
+	{"accrual.min_backoff", "accrual-min-backoff", "", "GOPHERMART_ACCRUAL_MIN_BACKOFF", 250 * time.Millisecond, "first delay before an order is asked again (PROCESSING: grows by half per ask; unknown or failing: doubles), up to the max backoff"},
 	{"accrual.retry_backoff", "accrual-retry-backoff", "", "GOPHERMART_ACCRUAL_RETRY_BACKOFF", 100 * time.Millisecond, "delay before the first retry of a failed accrual request, doubling per retry"},
 	{"log.level", "log-level", "", "GOPHERMART_LOG_LEVEL", "info", "log level: debug, info, warn, error"},
 	{"log.format", "log-format", "", "GOPHERMART_LOG_FORMAT", "json", "log format: json or text"},

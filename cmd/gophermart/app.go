@@ -6,6 +6,8 @@ import (
 	"net"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/fx"
 
 	"github.com/gophermart/gophermart/config"
@@ -19,6 +21,7 @@ import (
 	"github.com/gophermart/gophermart/modules/platform/apidoc"
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/logging"
+	"github.com/gophermart/gophermart/modules/platform/metrics"
 	"github.com/gophermart/gophermart/modules/platform/web"
 )
 
@@ -76,7 +79,14 @@ func serveOptions(cfg *config.Config) fx.Option {
 		accrual.Module,
 		accrualSystem(cfg),
 		fx.Invoke(func(*accrual.Worker) {}),
+		metrics.Module,
+		fx.Invoke(registerMetrics),
 	)
+}
+
+// registerMetrics adds the accrual worker's and the database pool's metrics to /metrics.
+func registerMetrics(reg *prometheus.Registry, w *accrual.Worker, o accrual.Orders, d *db.DB) {
+	reg.MustRegister(accrual.NewCollector(w, o), collectors.NewDBStatsCollector(d.SQL(), "gophermart"))
 }
 
 // builtinPrefix is where the built-in accrual service is mounted on gophermart's own server.

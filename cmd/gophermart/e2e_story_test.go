@@ -150,7 +150,22 @@ func TestE2EBuiltinAccrual(t *testing.T) {
 	addr := freeAddr(t)
 	p := start(t, gm, t.TempDir(), map[string]string{"RUN_ADDRESS": addr})
 	p.waitReady("/readyz")
-	story(t, newAPI(t, addr), newAPI(t, addr), "/accrual")
+	api := newAPI(t, addr)
+	story(t, api, api, "/accrual")
 	assert.True(t, containsLine(p.out.String(), "built-in accrual service"), "the log warns it is a local stand-in")
+
+	r := api.do(http.MethodGet, "/metrics", "", nil)
+	require.Equal(t, http.StatusOK, r.status)
+	m := string(r.body)
+	assert.Regexp(t, `accrual_responses_total\{outcome="processed"\} [1-9]`, m)
+	assert.Contains(t, m, "gophermart_orders_pending 0")
+	assert.Contains(t, m, "accrual_pause_seconds 0")
+	assert.Regexp(t, `http_requests_total\{method="POST",route="/api/user/orders",status="202"\} 2`, m)
+	assert.Regexp(t, `http_requests_total\{method="POST",route="/api/user/orders",status="409"\} 1`, m)
+	assert.Contains(t, m, `go_sql_open_connections{db_name="gophermart"}`, "database pool metrics")
+	assert.NotRegexp(t, `method="(GETT|POSTT)`, m)
+	for _, secret := range []string{"story password", "Bearer"} {
+		assert.NotContains(t, p.out.String(), secret, "logs never carry passwords or tokens")
+	}
 	assert.Equal(t, 0, p.stop(syscall.SIGTERM))
 }

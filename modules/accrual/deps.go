@@ -28,6 +28,8 @@ type Orders interface {
 	MarkProcessed(ctx context.Context, n ordernum.Number, accrual *points.Amount) (bool, error)
 	// NextDue returns when the earliest pending order is due (false when none is pending).
 	NextDue(ctx context.Context) (time.Time, bool, error)
+	// Pending counts the orders not final yet.
+	Pending(ctx context.Context) (int64, error)
 }
 
 // Ledger credits user balances (implemented by *balance.Service; cmd binds it).

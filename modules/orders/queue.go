@@ -160,6 +160,16 @@ func (q *Queue) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return rows[0].NextPollAt.UTC(), true, nil
 }
 
+// Pending counts the orders not final yet (NEW or PROCESSING): the queue's length. It reads the
+// partial index on next_poll_at, so it stays cheap with millions of final orders.
+func (q *Queue) Pending(ctx context.Context) (int64, error) {
+	var n int64
+	if err := q.db.Conn(ctx).Raw(`SELECT count(*) FROM gm_orders WHERE next_poll_at IS NOT NULL`).Scan(&n).Error; err != nil {
+		return 0, fmt.Errorf("count pending orders: %w", err)
+	}
+	return n, nil
+}
+
 // ResyncResult tells what Resync did.
 type ResyncResult struct {
 	// Due is how many pending orders were made due now.

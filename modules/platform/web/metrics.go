@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/utils"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -44,8 +45,10 @@ func httpMetrics(reg prometheus.Registerer, handleError fiber.ErrorHandler) fibe
 		if status == fiber.StatusNotFound && (route == "/" || route == "") {
 			route = "unmatched"
 		}
-		requests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
-		duration.WithLabelValues(c.Method(), route).Observe(time.Since(start).Seconds())
+		// fiber's strings alias buffers reused by the next request: labels outlive it, so copy.
+		method := utils.CopyString(c.Method())
+		requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+		duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 		return err
 	}
 }

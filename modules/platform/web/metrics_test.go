@@ -23,6 +23,12 @@ func TestMetricsPerRoutePattern(t *testing.T) {
 		resp, _ := do(t, app, httptest.NewRequest(http.MethodGet, path, nil))
 		require.NotEqual(t, 200, resp.StatusCode)
 	}
+	// A POST after GETs: fiber reuses the buffers behind c.Method(), so an uncopied label would turn
+	// an earlier "GET" into "POST"-shaped garbage such as "GETT".
+	for range 2 {
+		resp, _ := do(t, app, httptest.NewRequest(http.MethodPost, "/echo", nil))
+		require.Equal(t, 200, resp.StatusCode)
+	}
 	resp, body := do(t, app, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	require.Equal(t, 200, resp.StatusCode)
 	text := string(body)
@@ -33,4 +39,7 @@ func TestMetricsPerRoutePattern(t *testing.T) {
 	assert.Contains(t, text, `http_request_duration_seconds_bucket{method="GET",route="/teapot"`)
 	assert.Contains(t, text, "go_goroutines")
 	assert.NotContains(t, text, "/no/such/thing", "raw paths never become labels")
+	assert.Contains(t, text, `http_requests_total{method="POST",route="/echo",status="200"} 2`)
+	assert.NotContains(t, text, `method="GETT"`)
+	assert.NotContains(t, text, `method="POSTT"`)
 }
