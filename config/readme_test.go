@@ -2,7 +2,6 @@ package config_test
 
 import (
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -25,5 +24,5 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 		}
 	}
 	assert.NotContains(t, readme, "ACCRUAL_SECTION", "no placeholder left")
-	assert.True(t, strings.Contains(readme, "go test -race"), "the test command is stated")
+	assert.Contains(t, readme, "go test -race", "the test command is stated")
 }
