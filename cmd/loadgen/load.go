@@ -130,7 +130,9 @@ func errorKind(status int, err error) string {
 // is answered), for win.warmup + win.duration. A request counts when it starts after the warm-up and
 // is answered before the end of the window; answers not in expect, and transport errors, count as
 // errors. Every loop stops by itself at the end of the window, or when ctx ends.
-func runLoad(ctx context.Context, name string, concurrency int, win window, expect []int, fn op) Result {
+//
+// probe, if not nil, is sampled at the start and the end of the measured window for the CPU columns.
+func runLoad(ctx context.Context, name string, concurrency int, win window, expect []int, fn op, probe func() cpuSample) Result {
 	start := time.Now()
 	measureFrom := start.Add(win.warmup)
 	end := measureFrom.Add(win.duration)
@@ -165,6 +167,13 @@ func runLoad(ctx context.Context, name string, concurrency int, win window, expe
 			lat[w] = samples
 		}()
 	}
+	var from, to cpuSample
+	if probe != nil && sleepUntil(ctx, measureFrom) {
+		from = probe()
+		if sleepUntil(ctx, end) {
+			to = probe()
+		}
+	}
 	wg.Wait()
 	all := slices.Concat(lat...)
 	s := summarize(all)
@@ -173,6 +182,7 @@ func runLoad(ctx context.Context, name string, concurrency int, win window, expe
 		Seconds: win.duration.Seconds(), PerSec: float64(s.count) / win.duration.Seconds(),
 		P50Ms: ms(s.p50), P99Ms: ms(s.p99),
 	}
+	fillCPU(&res, from, to, win.duration)
 	if e, ok := firstErr.Load().(string); ok {
 		res.Note = "first transport error: " + e
 	}
@@ -180,6 +190,18 @@ func runLoad(ctx context.Context, name string, concurrency int, win window, expe
 		res.Failed = "interrupted"
 	}
 	return res
+}
+
+// sleepUntil waits until t and reports whether it got there before ctx ended.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // ms converts a duration to fractional milliseconds.

@@ -31,8 +31,14 @@ func TestRunLoadCountsExpectedAndErrors(t *testing.T) {
 			return 0, errors.New("connection refused")
 		}
 	}
+	samples := []cpuSample{
+		{server: time.Second, self: 2 * time.Second, ok: true},
+		{server: 1500 * time.Millisecond, self: 2100 * time.Millisecond, ok: true},
+	}
+	var probes int
+	probe := func() cpuSample { probes++; return samples[probes-1] }
 	res := runLoad(context.Background(), "x", 4, window{warmup: 20 * time.Millisecond, duration: 100 * time.Millisecond},
-		[]int{http.StatusOK, http.StatusAccepted}, fn)
+		[]int{http.StatusOK, http.StatusAccepted}, fn, probe)
 	require.Empty(t, res.Failed)
 	assert.Equal(t, "x", res.Scenario)
 	assert.Equal(t, "req/s", res.Unit)
@@ -46,13 +52,17 @@ func TestRunLoadCountsExpectedAndErrors(t *testing.T) {
 	assert.Positive(t, res.P50Ms)
 	assert.GreaterOrEqual(t, res.P99Ms, res.P50Ms)
 	assert.Contains(t, res.Note, "connection refused")
+	assert.Equal(t, 2, probes, "sampled at the start and the end of the window")
+	assert.InDelta(t, 5.0, res.ServerCores, 1e-9) // 0.5 s of CPU in a 0.1 s window
+	assert.InDelta(t, 1.0, res.LoadgenCores, 1e-9)
+	assert.InDelta(t, 500_000/float64(res.Count), res.ServerCPUUsPerOp, 1e-6)
 }
 
 func TestRunLoadStopsWhenContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	res := runLoad(ctx, "x", 2, window{duration: time.Hour}, []int{http.StatusOK},
-		func(context.Context, int) (int, error) { return http.StatusOK, nil })
+		func(context.Context, int) (int, error) { return http.StatusOK, nil }, nil)
 	assert.Equal(t, "interrupted", res.Failed)
 	assert.Zero(t, res.Count)
 }

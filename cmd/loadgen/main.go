@@ -234,6 +234,7 @@ func benchmark(ctx context.Context, cfg config, logw io.Writer) (rep *Report, er
 	}
 	cl.add(gm.stop)
 	b.gm = "http://" + gmAddr
+	b.target = gm.cmd.Process.Pid
 	if err := gm.waitReady(ctx, answers200(b.c, b.gm+"/readyz")); err != nil {
 		return rep, err
 	}
@@ -309,7 +310,10 @@ func (b *bench) runCeiling(ctx context.Context, name, self, logDir string) Resul
 	if err != nil {
 		return failed(name, err)
 	}
+	gmPid := b.target
+	b.target = p.cmd.Process.Pid
 	defer func() {
+		b.target = gmPid
 		b.c.CloseIdleConnections() // a graceful shutdown waits for keep-alive connections to close
 		_ = p.stop()
 	}()

@@ -33,6 +33,16 @@ type Result struct {
 	P99Ms float64 `json:"p99_ms"`
 	// Ratio is PerSec divided by the ceiling scenario's PerSec (0 when there is no ceiling).
 	Ratio float64 `json:"ratio_to_ceiling"`
+	// ServerCPUUsPerOp is the CPU time the server under load (gophermart, or the ceiling server) used
+	// in the window per successful request (or order), in microseconds; 0 where /proc is missing.
+	ServerCPUUsPerOp float64 `json:"server_cpu_us_per_op,omitempty"`
+	// ServerCores and LoadgenCores are the CPU time the server and the load generator used in the
+	// window, divided by the window: how many cores each kept busy.
+	ServerCores  float64 `json:"server_cores,omitempty"`
+	LoadgenCores float64 `json:"loadgen_cores,omitempty"`
+	// MachineCores is the busy time of all the machine's CPUs in the window, divided by the window:
+	// the server, the load generator, PostgreSQL, the kernel and anything else running.
+	MachineCores float64 `json:"machine_cores,omitempty"`
 	// Failed is why the scenario could not be measured ("" when it was).
 	Failed string `json:"failed,omitempty"`
 	// Note says anything that qualifies the numbers.
@@ -95,7 +105,13 @@ func (r *Report) fillRatios() {
 // row is a result's cells as the table and the Markdown show them.
 func (res Result) row() []string {
 	if res.Failed != "" {
-		return []string{res.Scenario, "failed: " + res.Failed, "", "", "", "", ""}
+		return []string{res.Scenario, "failed: " + res.Failed, "", "", "", "", "", "", ""}
+	}
+	cpu, cores := "-", "-"
+	if res.ServerCores > 0 || res.LoadgenCores > 0 {
+		cpu = strconv.FormatFloat(res.ServerCPUUsPerOp, 'f', 0, 64) + " µs"
+		cores = strconv.FormatFloat(res.ServerCores, 'f', 2, 64) + " + " + strconv.FormatFloat(res.LoadgenCores, 'f', 2, 64) +
+			" of " + strconv.FormatFloat(res.MachineCores, 'f', 2, 64)
 	}
 	return []string{
 		res.Scenario,
@@ -105,10 +121,12 @@ func (res Result) row() []string {
 		strconv.Itoa(res.Count),
 		errorsCell(res),
 		formatRatio(res.Ratio),
+		cpu,
+		cores,
 	}
 }
 
-var header = []string{"scenario", "throughput", "p50", "p99", "ok", "errors", "ratio"}
+var header = []string{"scenario", "throughput", "p50", "p99", "ok", "errors", "ratio", "server CPU/op", "cores: server + loadgen of machine"}
 
 // formatMs prints milliseconds with precision that suits their size: 0.123 ms, 12.3 ms, 1234 ms.
 func formatMs(ms float64) string {

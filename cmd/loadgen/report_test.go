@@ -49,9 +49,9 @@ func TestFillRatios(t *testing.T) {
 func TestRow(t *testing.T) {
 	r := sampleReport()
 	r.fillRatios()
-	assert.Equal(t, []string{"balance", "5000.0 req/s", "3.0 ms", "12.5 ms", "25000", "0", "25.0 %"}, r.Results[1].row())
+	assert.Equal(t, []string{"balance", "5000.0 req/s", "3.0 ms", "12.5 ms", "25000", "0", "25.0 %", "-", "-"}, r.Results[1].row())
 	assert.Equal(t, []string{
-		"withdraw", "1000.0 req/s", "15.0 ms", "123 ms", "5000", "3 (status 500: 2, timeout: 1)", "5.0 %",
+		"withdraw", "1000.0 req/s", "15.0 ms", "123 ms", "5000", "3 (status 500: 2, timeout: 1)", "5.0 %", "-", "-",
 	}, r.Results[2].row())
 	assert.Equal(t, "0.500 ms", r.Results[0].row()[2])
 	assert.Equal(t, "failed: 3 of 100 orders PROCESSED", r.Results[4].row()[1])
@@ -85,9 +85,10 @@ func TestMarkdown(t *testing.T) {
 	r := sampleReport()
 	r.fillRatios()
 	md := r.markdown()
-	assert.Contains(t, md, "| scenario | throughput | p50 | p99 | ok | errors | ratio |\n| --- | --- | --- | --- | --- | --- | --- |\n")
-	assert.Contains(t, md, "| balance | 5000.0 req/s | 3.0 ms | 12.5 ms | 25000 | 0 | 25.0 % |\n")
-	assert.Contains(t, md, "| drain | 500.0 orders/s | 700 ms | 1500 ms | 2000 | 0 | 2.5 % |\n")
+	assert.Contains(t, md, "| scenario | throughput | p50 | p99 | ok | errors | ratio | server CPU/op | cores: server + loadgen of machine |\n"+
+		"| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	assert.Contains(t, md, "| balance | 5000.0 req/s | 3.0 ms | 12.5 ms | 25000 | 0 | 25.0 % | - | - |\n")
+	assert.Contains(t, md, "| drain | 500.0 orders/s | 700 ms | 1500 ms | 2000 | 0 | 2.5 % | - | - |\n")
 	assert.Contains(t, md, "- drain: 2000 orders\n")
 	assert.Contains(t, md, "nproc 2")
 }
@@ -143,4 +144,14 @@ func TestFillRatiosUsesTheBetterCeiling(t *testing.T) {
 	}}
 	r.fillRatios()
 	assert.InDelta(t, 0.25, r.Results[1].Ratio, 1e-9, "a failed ceiling is ignored")
+}
+
+func TestRowCPUColumns(t *testing.T) {
+	res := Result{Scenario: "balance", Unit: "req/s", Count: 10, PerSec: 2, ServerCPUUsPerOp: 312.4, ServerCores: 1.054, LoadgenCores: 0.8, MachineCores: 1.96}
+	row := res.row()
+	require.Len(t, row, len(header))
+	assert.Equal(t, "312 µs", row[7])
+	assert.Equal(t, "1.05 + 0.80 of 1.96", row[8])
+	res.ServerCores, res.LoadgenCores = 0, 0
+	assert.Equal(t, []string{"-", "-"}, res.row()[7:])
 }

@@ -25,11 +25,15 @@ type bench struct {
 	runID string // distinguishes this run's logins
 	nums  *numbers
 	win   window
+	// target is the pid of the server under load, for the CPU columns: gophermart's, or the
+	// ceiling server's while it runs.
+	target int
 }
 
 // load runs one closed-loop scenario with the run's concurrency and window.
 func (b *bench) load(ctx context.Context, name string, expect []int, fn op) Result {
-	return runLoad(ctx, name, b.cfg.concurrency, b.win, expect, fn)
+	target := b.target
+	return runLoad(ctx, name, b.cfg.concurrency, b.win, expect, fn, func() cpuSample { return sampleCPU(target) })
 }
 
 // get is a load op for a GET with the given Authorization value.
@@ -319,11 +323,13 @@ func (b *bench) drain(ctx context.Context, name string, accrualFirst bool) Resul
 	seen := make([]time.Time, n)    // the poll that first saw the order PROCESSED
 	uploadErrs := &errorKinds{}
 	begin := time.Now()
+	cpuFrom := sampleCPU(b.target)
 	pollCtx, stopPoll := context.WithTimeout(ctx, b.cfg.drainTimeout)
 	defer stopPoll()
 	type pollOutcome struct {
 		processed, invalid int
 		last               time.Time
+		cpu                cpuSample // at last
 		err                error
 	}
 	polled := make(chan pollOutcome, 1)
@@ -351,6 +357,7 @@ func (b *bench) drain(ctx context.Context, name string, accrualFirst bool) Resul
 					seen[i] = now
 					out.processed++
 					out.last = now
+					out.cpu = sampleCPU(b.target)
 				case it.Status == "INVALID":
 					out.invalid++
 				}
@@ -392,6 +399,7 @@ func (b *bench) drain(ctx context.Context, name string, accrualFirst bool) Resul
 			"(poll every %s); p50/p99: upload start to PROCESSED seen",
 			n, computed, uploaded.Seconds(), elapsed.Seconds(), drainPoll),
 	}
+	fillCPU(&res, cpuFrom, out.cpu, elapsed)
 	if out.invalid > 0 {
 		res.ErrorKinds["INVALID"] = out.invalid
 	}
