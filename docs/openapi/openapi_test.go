@@ -12,10 +12,10 @@ import (
 
 	"github.com/gophermart/gophermart/docs/openapi"
 	"github.com/gophermart/gophermart/modules/auth"
-	"github.com/gophermart/gophermart/modules/balance"
 	"github.com/gophermart/gophermart/modules/calculator"
 	"github.com/gophermart/gophermart/modules/orders"
 	"github.com/gophermart/gophermart/modules/platform/apidoc"
+	"github.com/gophermart/gophermart/modules/platform/keyset"
 	"github.com/gophermart/gophermart/modules/platform/ordernum"
 	"github.com/gophermart/gophermart/modules/platform/points"
 	"github.com/gophermart/gophermart/modules/platform/web"
@@ -98,14 +98,10 @@ func TestDocumentMatchesTheCodesLimits(t *testing.T) {
 	assert.Equal(t, points.Max.String(), fmt.Sprintf("%.2f", *sum.Max))
 
 	limit := gm.Components.Parameters["Limit"].Value.Schema.Value
-	for _, max := range []int{orders.MaxPageLimit, balance.MaxPageLimit} {
-		assert.InDelta(t, float64(max), *limit.Max, 0)
-	}
-	for _, def := range []int{orders.DefaultPageLimit, balance.DefaultPageLimit} {
-		assert.EqualValues(t, def, limit.Default)
-	}
+	assert.InDelta(t, float64(keyset.MaxLimit), *limit.Max, 0)
+	assert.EqualValues(t, keyset.DefaultLimit, limit.Default)
 	for _, page := range []string{"OrderPage", "WithdrawalPage"} {
-		assert.Equal(t, uint64(orders.MaxPageLimit), *prop(t, schema(t, gm, page), "items").MaxItems)
+		assert.Equal(t, uint64(keyset.MaxLimit), *prop(t, schema(t, gm, page), "items").MaxItems)
 	}
 	assert.Equal(t, web.CookieName, gm.Components.SecuritySchemes["cookieAuth"].Value.Name)
 

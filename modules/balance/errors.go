@@ -13,11 +13,5 @@ var ErrOrderUsed = errors.New("order number already used for another withdrawal"
 // hundredths) or above points.Max.
 var ErrInvalidSum = errors.New("sum must be positive, at most 1e12 points")
 
-// ErrBadCursor is returned for a page cursor this service did not make.
-var ErrBadCursor = errors.New("malformed cursor")
-
-// ErrBadLimit is returned for a page size outside 1..MaxPageLimit.
-var ErrBadLimit = errors.New("limit must be an integer from 1 to 500")
-
 // errNegativeCredit is returned when asked to credit a negative amount: a bug in the caller.
 var errNegativeCredit = errors.New("credit amount is negative")

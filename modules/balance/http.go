@@ -2,11 +2,11 @@ package balance
 
 import (
 	"encoding/json"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/gophermart/gophermart/modules/platform/keyset"
 	"github.com/gophermart/gophermart/modules/platform/ordernum"
 	"github.com/gophermart/gophermart/modules/platform/points"
 	"github.com/gophermart/gophermart/modules/platform/web"
@@ -29,8 +29,8 @@ func NewRoutes(s *Service) web.Routes {
 			{Err: points.ErrInvalid, Status: fiber.StatusUnprocessableEntity},
 			{Err: points.ErrOutOfRange, Status: fiber.StatusUnprocessableEntity},
 			{Err: ordernum.ErrInvalid, Status: fiber.StatusUnprocessableEntity},
-			{Err: ErrBadCursor, Status: fiber.StatusBadRequest},
-			{Err: ErrBadLimit, Status: fiber.StatusBadRequest},
+			{Err: keyset.ErrBadCursor, Status: fiber.StatusBadRequest},
+			{Err: keyset.ErrBadLimit, Status: fiber.StatusBadRequest},
 		},
 	}
 }
@@ -113,7 +113,7 @@ func (h handlers) list(c *fiber.Ctx) error {
 
 // page is GET /api/user/withdrawals/page?limit=&cursor=: one keyset page, 200 even when empty.
 func (h handlers) page(c *fiber.Ctx) error {
-	limit, err := parseLimit(c.Query("limit"))
+	limit, err := keyset.ParseLimit(c.Query("limit"))
 	if err != nil {
 		return err
 	}
@@ -122,16 +122,4 @@ func (h handlers) page(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(withdrawalPage{Items: toItems(p.Items), NextCursor: p.Next})
-}
-
-// parseLimit reads the limit query parameter: absent or empty is DefaultPageLimit.
-func parseLimit(s string) (int, error) {
-	if s == "" {
-		return DefaultPageLimit, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > MaxPageLimit {
-		return 0, ErrBadLimit
-	}
-	return n, nil
 }

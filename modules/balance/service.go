@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gophermart/gophermart/modules/platform/db"
+	"github.com/gophermart/gophermart/modules/platform/keyset"
 	"github.com/gophermart/gophermart/modules/platform/ordernum"
 	"github.com/gophermart/gophermart/modules/platform/points"
 )
@@ -102,12 +103,13 @@ func (s *Service) Withdrawals(ctx context.Context, userID string) ([]Withdrawal,
 
 // WithdrawalsPage returns up to limit withdrawals of userID, newest first, starting after the
 // opaque cursor ("" for the first page). Page.Next is "" on the last page. A limit outside
-// 1..MaxPageLimit gives ErrBadLimit; a cursor this service did not make gives ErrBadCursor.
+// 1..keyset.MaxLimit gives keyset.ErrBadLimit; a cursor this service did not make gives
+// keyset.ErrBadCursor.
 func (s *Service) WithdrawalsPage(ctx context.Context, userID string, limit int, cur string) (Page, error) {
-	if limit < 1 || limit > MaxPageLimit {
-		return Page{}, ErrBadLimit
+	if err := keyset.CheckLimit(limit); err != nil {
+		return Page{}, err
 	}
-	after, err := decodeCursor(cur)
+	after, err := keyset.Decode(cur)
 	if err != nil {
 		return Page{}, err
 	}
@@ -115,12 +117,10 @@ func (s *Service) WithdrawalsPage(ctx context.Context, userID string, limit int,
 	if err != nil {
 		return Page{}, err
 	}
-	p := Page{Items: items}
-	if len(items) > limit {
-		p.Items = items[:limit]
-		last := p.Items[limit-1]
-		p.Next = encodeCursor(cursor{At: last.ProcessedAt, Key: string(last.Order)})
-	}
+	p := Page{}
+	p.Items, p.Next = keyset.Cut(items, limit, func(x Withdrawal) keyset.Cursor {
+		return keyset.Cursor{At: x.ProcessedAt, Key: string(x.Order)}
+	})
 	return p, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/gophermart/gophermart/modules/platform/db"
+	"github.com/gophermart/gophermart/modules/platform/keyset"
 	"github.com/gophermart/gophermart/modules/platform/ordernum"
 	"github.com/gophermart/gophermart/modules/platform/points"
 )
@@ -37,7 +38,7 @@ type Store interface {
 	Withdrawals(ctx context.Context, userID string) ([]Withdrawal, error)
 	// WithdrawalsPage returns up to limit withdrawals of the user made before after (all when nil),
 	// newest first.
-	WithdrawalsPage(ctx context.Context, userID string, after *cursor, limit int) ([]Withdrawal, error)
+	WithdrawalsPage(ctx context.Context, userID string, after *keyset.Cursor, limit int) ([]Withdrawal, error)
 	// Violations checks the ledger invariant for every user and returns those who break it.
 	Violations(ctx context.Context) ([]Violation, error)
 }
@@ -186,7 +187,7 @@ func (s *SQLStore) Withdrawals(ctx context.Context, userID string) ([]Withdrawal
 // comparison) so that it means the same on both engines. The redundant processed_at <= ? is what
 // lets the (user_id, processed_at, order_number) index seek straight to the cursor: without it
 // PostgreSQL bounds the index by user_id only and filters out every newer row, O(offset) per page.
-func (s *SQLStore) WithdrawalsPage(ctx context.Context, userID string, after *cursor, limit int) ([]Withdrawal, error) {
+func (s *SQLStore) WithdrawalsPage(ctx context.Context, userID string, after *keyset.Cursor, limit int) ([]Withdrawal, error) {
 	q := s.db.Conn(ctx).Where("user_id = ?", userID)
 	if after != nil {
 		q = q.Where("processed_at <= ? AND (processed_at < ? OR (processed_at = ? AND order_number < ?))",

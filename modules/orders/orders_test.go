@@ -344,21 +344,3 @@ func TestUnauthorized(t *testing.T) {
 	}
 	assert.Equal(t, int64(0), e.count(t))
 }
-
-func TestCursor(t *testing.T) {
-	at := time.Date(2030, 12, 31, 23, 59, 59, 999999000, time.UTC)
-	c, err := decodeCursor(encodeCursor(cursor{At: at, Key: "79927398713"}))
-	require.NoError(t, err)
-	require.NotNil(t, c)
-	assert.True(t, at.Equal(c.At))
-	assert.Equal(t, "79927398713", c.Key)
-
-	c, err = decodeCursor("")
-	require.NoError(t, err)
-	assert.Nil(t, c, "no cursor is the first page")
-
-	for _, bad := range []string{"@@", "MTI", "OjEy", "LTE6MTI", "MTI6", "MTI6MWE", strings.Repeat("A", 600)} {
-		_, err := decodeCursor(bad)
-		assert.ErrorIs(t, err, ErrBadCursor, bad)
-	}
-}

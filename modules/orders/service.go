@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/gophermart/gophermart/modules/platform/keyset"
 	"github.com/gophermart/gophermart/modules/platform/ordernum"
 )
 
@@ -54,12 +55,13 @@ func (s *Service) List(ctx context.Context, userID string) ([]Order, error) {
 
 // Page returns up to limit orders of userID, newest upload first, starting after the opaque
 // cursor ("" for the first page). Page.Next is "" on the last page. A limit outside
-// 1..MaxPageLimit gives ErrBadLimit; a cursor this service did not make gives ErrBadCursor.
+// 1..keyset.MaxLimit gives keyset.ErrBadLimit; a cursor this service did not make gives
+// keyset.ErrBadCursor.
 func (s *Service) Page(ctx context.Context, userID string, limit int, cur string) (Page, error) {
-	if limit < 1 || limit > MaxPageLimit {
-		return Page{}, ErrBadLimit
+	if err := keyset.CheckLimit(limit); err != nil {
+		return Page{}, err
 	}
-	after, err := decodeCursor(cur)
+	after, err := keyset.Decode(cur)
 	if err != nil {
 		return Page{}, err
 	}
@@ -67,11 +69,9 @@ func (s *Service) Page(ctx context.Context, userID string, limit int, cur string
 	if err != nil {
 		return Page{}, err
 	}
-	p := Page{Items: items}
-	if len(items) > limit {
-		p.Items = items[:limit]
-		last := p.Items[limit-1]
-		p.Next = encodeCursor(cursor{At: last.UploadedAt, Key: string(last.Number)})
-	}
+	p := Page{}
+	p.Items, p.Next = keyset.Cut(items, limit, func(x Order) keyset.Cursor {
+		return keyset.Cursor{At: x.UploadedAt, Key: string(x.Number)}
+	})
 	return p, nil
 }

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/gophermart/gophermart/modules/platform/db"
+	"github.com/gophermart/gophermart/modules/platform/keyset"
 	"github.com/gophermart/gophermart/modules/platform/ordernum"
 	"github.com/gophermart/gophermart/modules/platform/points"
 )
@@ -65,7 +66,7 @@ type Store interface {
 	ListByUser(ctx context.Context, userID string) ([]Order, error)
 	// PageByUser returns up to limit orders of the user uploaded before after (all when nil), newest
 	// first.
-	PageByUser(ctx context.Context, userID string, after *cursor, limit int) ([]Order, error)
+	PageByUser(ctx context.Context, userID string, after *keyset.Cursor, limit int) ([]Order, error)
 }
 
 // ErrNotFound is returned by a Store for an order number nobody uploaded.
@@ -125,7 +126,7 @@ func (s *SQLStore) ListByUser(ctx context.Context, userID string) ([]Order, erro
 // so that it means the same on both engines. The redundant uploaded_at <= ? is what lets the
 // (user_id, uploaded_at, number) index seek straight to the cursor: without it
 // PostgreSQL bounds the index by user_id only and filters out every newer row, O(offset) per page.
-func (s *SQLStore) PageByUser(ctx context.Context, userID string, after *cursor, limit int) ([]Order, error) {
+func (s *SQLStore) PageByUser(ctx context.Context, userID string, after *keyset.Cursor, limit int) ([]Order, error) {
 	q := s.db.Conn(ctx).Select(listColumns).Where("user_id = ?", userID)
 	if after != nil {
 		q = q.Where("uploaded_at <= ? AND (uploaded_at < ? OR (uploaded_at = ? AND number < ?))",

@@ -1,0 +1,93 @@
+// Package keyset is keyset pagination over (time, key) positions: opaque cursors, the limit
+// parameter, and cutting a page that was read one row long to learn whether another follows.
+package keyset
+
+import (
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gophermart/gophermart/modules/platform/ordernum"
+)
+
+// Page sizes.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// ErrBadCursor is returned for a cursor this service did not make.
+var ErrBadCursor = errors.New("malformed cursor")
+
+// ErrBadLimit is returned for a page size outside 1..MaxLimit.
+var ErrBadLimit = errors.New("limit must be an integer from 1 to 500")
+
+// Cursor is the position after which a page starts: the (time, key) of the last row of the previous
+// page, where key is an order number. On the wire it is opaque: base64url of "<unix µs>:<key>".
+type Cursor struct {
+	At  time.Time
+	Key string
+}
+
+// Encode returns the cursor's wire form.
+func (c Cursor) Encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.At.UnixMicro(), 10) + ":" + c.Key))
+}
+
+// Decode parses a cursor made by Encode; "" is the first page (nil).
+func Decode(s string) (*Cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if len(s) > 2*ordernum.MaxLen {
+		return nil, ErrBadCursor
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, ErrBadCursor
+	}
+	micros, key, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return nil, ErrBadCursor
+	}
+	us, err := strconv.ParseInt(micros, 10, 64)
+	if err != nil || us < 0 {
+		return nil, ErrBadCursor
+	}
+	if key == "" || len(key) > ordernum.MaxLen || strings.ContainsFunc(key, func(r rune) bool { return r < '0' || r > '9' }) {
+		return nil, ErrBadCursor
+	}
+	return &Cursor{At: time.UnixMicro(us).UTC(), Key: key}, nil
+}
+
+// ParseLimit reads the limit query parameter: absent or empty is DefaultLimit.
+func ParseLimit(s string) (int, error) {
+	if s == "" {
+		return DefaultLimit, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxLimit {
+		return 0, ErrBadLimit
+	}
+	return n, nil
+}
+
+// CheckLimit returns ErrBadLimit for a limit outside 1..MaxLimit.
+func CheckLimit(limit int) error {
+	if limit < 1 || limit > MaxLimit {
+		return ErrBadLimit
+	}
+	return nil
+}
+
+// Cut trims rows, read with limit+1, to one page, and returns the cursor of the next page ("" when
+// this is the last one); pos gives a row's position.
+func Cut[T any](rows []T, limit int, pos func(T) Cursor) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	return rows, pos(rows[limit-1]).Encode()
+}
