@@ -37,6 +37,7 @@ func init() {
 type Checker struct {
 	doc    *openapi3.T
 	router routers.Router
+	prefix string // where the service is mounted on the app: "" or e.g. "/accrual"
 
 	mu   sync.Mutex
 	seen map[string]map[int]bool // "GET /path" -> statuses answered
@@ -52,6 +53,16 @@ func New(tb testing.TB, spec []byte) *Checker {
 	router, err := legacy.NewRouter(doc)
 	require.NoError(tb, err)
 	return &Checker{doc: doc, router: router, seen: map[string]map[int]bool{}}
+}
+
+// NewAt is New for a service mounted under prefix on the app under test (gophermart serves its
+// built-in accrual service under /accrual): the prefix is taken off request paths before they are
+// matched against the document.
+func NewAt(tb testing.TB, spec []byte, prefix string) *Checker {
+	tb.Helper()
+	c := New(tb, spec)
+	c.prefix = prefix
+	return c
 }
 
 // Response is an answer of the real app, body read.
@@ -105,6 +116,15 @@ func (c *Checker) do(tb testing.TB, app *fiber.App, req *http.Request, checkRequ
 func (c *Checker) Check(tb testing.TB, req *http.Request, resp Response, checkRequest bool) {
 	tb.Helper()
 	name := req.Method + " " + req.URL.RequestURI()
+	if c.prefix != "" {
+		path, ok := strings.CutPrefix(req.URL.Path, c.prefix)
+		if !ok {
+			tb.Errorf("%s: not under %s", name, c.prefix)
+			return
+		}
+		req = req.Clone(req.Context())
+		req.URL.Path, req.URL.RawPath = path, ""
+	}
 	route, pathParams, err := c.router.FindRoute(req)
 	if err != nil {
 		tb.Errorf("%s: not an operation of the document: %v", name, err)

@@ -165,6 +165,15 @@ func TestCheckerCatchesEveryKindOfDrift(t *testing.T) {
 	}
 }
 
+func TestMountedUnderAPrefix(t *testing.T) {
+	a := fiber.New()
+	a.Get("/mounted/items/:id", func(c *fiber.Ctx) error { return c.SendStatus(http.StatusNoContent) })
+	c := NewAt(t, []byte(spec), "/mounted")
+	assert.Empty(t, run(t, func(r *recorder) { c.Do(r, a, httptest.NewRequest(http.MethodGet, "/mounted/items/1", nil)) }))
+	errs := run(t, func(r *recorder) { c.Do(r, a, httptest.NewRequest(http.MethodGet, "/items/1", nil)) })
+	assert.Contains(t, strings.Join(errs, "\n"), "not under /mounted")
+}
+
 func TestRoutesAndOperations(t *testing.T) {
 	a := app(func(c *fiber.Ctx) error { return c.SendStatus(http.StatusNoContent) })
 	a.Use(func(c *fiber.Ctx) error { return c.Next() })
