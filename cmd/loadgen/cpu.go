@@ -39,68 +39,98 @@ func cpuTime(pid int) (time.Duration, bool) {
 	return time.Duration(ticks) * clockTick, ok
 }
 
-// parseMachineBusy returns the busy time of all CPUs together, in clock ticks, from the text of
-// /proc/stat: the first ("cpu") line's total less idle and iowait.
-func parseMachineBusy(stat string) (int64, bool) {
+// machineTicks is the busy time of all CPUs together from /proc/stat, in clock ticks.
+type machineTicks struct {
+	busy int64 // everything but idle and iowait
+	irq  int64 // of which hard and soft interrupts: not charged to any process
+}
+
+// parseMachine reads the first ("cpu") line of /proc/stat: user nice system idle iowait irq softirq
+// steal (guest and guest_nice are already counted in user and nice).
+func parseMachine(stat string) (machineTicks, bool) {
 	line, _, _ := strings.Cut(stat, "\n")
 	f := strings.Fields(line)
-	if len(f) < 6 || f[0] != "cpu" {
-		return 0, false
+	if len(f) < 8 || f[0] != "cpu" {
+		return machineTicks{}, false
 	}
-	var total int64
-	for i, s := range f[1:] {
-		if i >= 8 { // guest and guest_nice are already counted in user and nice
+	var v [8]int64
+	for i := range v {
+		if i+1 >= len(f) {
 			break
 		}
-		v, err := strconv.ParseInt(s, 10, 64)
+		n, err := strconv.ParseInt(f[i+1], 10, 64)
 		if err != nil {
-			return 0, false
+			return machineTicks{}, false
 		}
-		total += v
+		v[i] = n
 	}
-	idle, err1 := strconv.ParseInt(f[4], 10, 64)
-	iowait, err2 := strconv.ParseInt(f[5], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return total - idle - iowait, true
+	total := v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7]
+	return machineTicks{busy: total - v[3] - v[4], irq: v[5] + v[6]}, true
 }
 
-// machineBusy returns the busy CPU time of the whole machine so far.
-func machineBusy() (time.Duration, bool) {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, false
-	}
-	ticks, ok := parseMachineBusy(string(data))
-	return time.Duration(ticks) * clockTick, ok
-}
-
-// cpuSample is the CPU time used so far by the server under load, by the load generator and by the
-// whole machine (every process, the kernel, PostgreSQL and whatever else runs there).
+// cpuSample is the CPU time used so far by each process of the benchmark and by the whole machine.
 type cpuSample struct {
-	server, self, machine time.Duration
+	server, accrual, self time.Duration
+	pg                    map[int]time.Duration // PostgreSQL backends of the benchmark's database, by pid
+	machine, irq          time.Duration
 	ok                    bool
 }
 
-// sampleCPU reads the CPU times of process server, of this process and of the machine.
-func sampleCPU(server int) cpuSample {
-	s, ok1 := cpuTime(server)
-	self, ok2 := cpuTime(os.Getpid())
-	m, ok3 := machineBusy()
-	return cpuSample{server: s, self: self, machine: m, ok: ok1 && ok2 && ok3}
+// sampler takes cpuSamples.
+type sampler struct {
+	server, accrual int          // pids; 0: none
+	pgPids          func() []int // backends serving the benchmark's database; nil: none
 }
 
-// fillCPU sets res's CPU fields from samples taken at the start and end of its window.
+// sample reads the CPU times now. ok is false where /proc is missing.
+func (s sampler) sample() cpuSample {
+	var out cpuSample
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return out
+	}
+	m, ok := parseMachine(string(data))
+	if !ok {
+		return out
+	}
+	out.machine, out.irq = time.Duration(m.busy)*clockTick, time.Duration(m.irq)*clockTick
+	out.self, out.ok = cpuTime(os.Getpid())
+	if s.server != 0 {
+		out.server, _ = cpuTime(s.server)
+	}
+	if s.accrual != 0 {
+		out.accrual, _ = cpuTime(s.accrual)
+	}
+	if s.pgPids != nil {
+		out.pg = map[int]time.Duration{}
+		for _, pid := range s.pgPids() {
+			if t, ok := cpuTime(pid); ok {
+				out.pg[pid] = t
+			}
+		}
+	}
+	return out
+}
+
+// fillCPU sets res's CPU fields from samples taken at the start and end of its window. A PostgreSQL
+// backend that started in the window counts from zero; one that ended in it is missed.
 func fillCPU(res *Result, from, to cpuSample, window time.Duration) {
 	if !from.ok || !to.ok || window <= 0 {
 		return
 	}
-	server, self, machine := to.server-from.server, to.self-from.self, to.machine-from.machine
-	res.ServerCores = server.Seconds() / window.Seconds()
-	res.LoadgenCores = self.Seconds() / window.Seconds()
-	res.MachineCores = machine.Seconds() / window.Seconds()
-	if res.Count > 0 {
-		res.ServerCPUUsPerOp = float64(server.Microseconds()) / float64(res.Count)
+	var pg time.Duration
+	for pid, t := range to.pg {
+		pg += t - from.pg[pid]
 	}
+	cores := func(d time.Duration) float64 { return d.Seconds() / window.Seconds() }
+	server, irq := to.server-from.server, to.irq-from.irq
+	c := CPU{
+		Server: cores(server), Accrual: cores(to.accrual - from.accrual), Postgres: cores(pg),
+		Loadgen: cores(to.self - from.self), IRQ: cores(irq), Machine: cores(to.machine - from.machine),
+	}
+	c.Other = max(c.Machine-c.Server-c.Accrual-c.Postgres-c.Loadgen-c.IRQ, 0)
+	if res.Count > 0 {
+		c.ServerUsPerOp = float64(server.Microseconds()) / float64(res.Count)
+	}
+	res.CPU = &c
 }

@@ -41,23 +41,27 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
-func TestParseMachineBusy(t *testing.T) {
+func TestParseMachine(t *testing.T) {
 	tests := []struct {
 		name   string
 		give   string
-		want   int64
+		want   machineTicks
 		wantOK bool
 	}{
 		// user nice system idle iowait irq softirq steal guest guest_nice
-		{name: "ten fields", give: "cpu  100 5 50 1000 20 3 7 0 40 2\ncpu0 1 2 3 4 5 6 7 8 9 10\n", want: 165, wantOK: true},
-		{name: "old kernel, seven fields", give: "cpu 100 5 50 1000 20 3 7\n", want: 165, wantOK: true},
-		{name: "not the total line", give: "cpu0 100 5 50 1000 20 3 7\n", wantOK: false},
-		{name: "garbage", give: "cpu 1 x 3 4 5 6\n", wantOK: false},
-		{name: "empty", give: "", wantOK: false},
+		{
+			name: "ten fields", give: "cpu  100 5 50 1000 20 3 7 0 40 2\ncpu0 1 2 3 4 5 6 7 8 9 10\n",
+			want: machineTicks{busy: 165, irq: 10}, wantOK: true,
+		},
+		{name: "seven fields (old kernel)", give: "cpu 100 5 50 1000 20 3 7\n", want: machineTicks{busy: 165, irq: 10}, wantOK: true},
+		{name: "not the total line", give: "cpu0 100 5 50 1000 20 3 7\n"},
+		{name: "garbage", give: "cpu 1 x 3 4 5 6 7\n"},
+		{name: "too short", give: "cpu 1 2 3 4\n"},
+		{name: "empty", give: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := parseMachineBusy(tt.give)
+			got, ok := parseMachine(tt.give)
 			assert.Equal(t, tt.wantOK, ok)
 			assert.Equal(t, tt.want, got)
 		})
@@ -67,17 +71,31 @@ func TestParseMachineBusy(t *testing.T) {
 func TestFillCPU(t *testing.T) {
 	res := Result{Count: 1000}
 	fillCPU(&res,
-		cpuSample{server: 10 * time.Second, self: 4 * time.Second, machine: 100 * time.Second, ok: true},
-		cpuSample{server: 15 * time.Second, self: 6 * time.Second, machine: 109 * time.Second, ok: true},
+		cpuSample{
+			server: 10 * time.Second, accrual: time.Second, self: 4 * time.Second,
+			pg:      map[int]time.Duration{1: 3 * time.Second, 2: 5 * time.Second}, // 2 exits in the window
+			machine: 100 * time.Second, irq: 20 * time.Second, ok: true,
+		},
+		cpuSample{
+			server: 15 * time.Second, accrual: 1500 * time.Millisecond, self: 6 * time.Second,
+			pg:      map[int]time.Duration{1: 4 * time.Second, 3: 500 * time.Millisecond}, // 3 starts in it
+			machine: 110 * time.Second, irq: 20500 * time.Millisecond, ok: true,
+		},
 		5*time.Second)
-	assert.InDelta(t, 1.8, res.MachineCores, 1e-9)
-	assert.InDelta(t, 1.0, res.ServerCores, 1e-9)
-	assert.InDelta(t, 0.4, res.LoadgenCores, 1e-9)
-	assert.InDelta(t, 5000.0, res.ServerCPUUsPerOp, 1e-9)
+	require.NotNil(t, res.CPU)
+	c := *res.CPU
+	assert.InDelta(t, 1.0, c.Server, 1e-9)
+	assert.InDelta(t, 0.1, c.Accrual, 1e-9)
+	assert.InDelta(t, 0.3, c.Postgres, 1e-9) // 1 s of pid 1 and 0.5 s of pid 3
+	assert.InDelta(t, 0.4, c.Loadgen, 1e-9)
+	assert.InDelta(t, 0.1, c.IRQ, 1e-9)
+	assert.InDelta(t, 2.0, c.Machine, 1e-9)
+	assert.InDelta(t, 0.1, c.Other, 1e-9)
+	assert.InDelta(t, 5000.0, c.ServerUsPerOp, 1e-9)
 
 	none := Result{Count: 1000}
 	fillCPU(&none, cpuSample{}, cpuSample{server: time.Second, ok: true}, time.Second)
-	assert.Zero(t, none.ServerCores, "no sample, no numbers")
+	assert.Nil(t, none.CPU, "no sample, no numbers")
 }
 
 func TestCPUTimeOfThisProcess(t *testing.T) {

@@ -32,8 +32,8 @@ func TestRunLoadCountsExpectedAndErrors(t *testing.T) {
 		}
 	}
 	samples := []cpuSample{
-		{server: time.Second, self: 2 * time.Second, ok: true},
-		{server: 1500 * time.Millisecond, self: 2100 * time.Millisecond, ok: true},
+		{server: time.Second, self: 2 * time.Second, machine: 10 * time.Second, ok: true},
+		{server: 1500 * time.Millisecond, self: 2100 * time.Millisecond, machine: 10700 * time.Millisecond, ok: true},
 	}
 	var probes int
 	probe := func() cpuSample { probes++; return samples[probes-1] }
@@ -53,9 +53,11 @@ func TestRunLoadCountsExpectedAndErrors(t *testing.T) {
 	assert.GreaterOrEqual(t, res.P99Ms, res.P50Ms)
 	assert.Contains(t, res.Note, "connection refused")
 	assert.Equal(t, 2, probes, "sampled at the start and the end of the window")
-	assert.InDelta(t, 5.0, res.ServerCores, 1e-9) // 0.5 s of CPU in a 0.1 s window
-	assert.InDelta(t, 1.0, res.LoadgenCores, 1e-9)
-	assert.InDelta(t, 500_000/float64(res.Count), res.ServerCPUUsPerOp, 1e-6)
+	require.NotNil(t, res.CPU)
+	assert.InDelta(t, 5.0, res.CPU.Server, 1e-9) // 0.5 s of CPU in a 0.1 s window
+	assert.InDelta(t, 1.0, res.CPU.Loadgen, 1e-9)
+	assert.InDelta(t, 7.0, res.CPU.Machine, 1e-9)
+	assert.InDelta(t, 500_000/float64(res.Count), res.CPU.ServerUsPerOp, 1e-6)
 }
 
 func TestRunLoadStopsWhenContextEnds(t *testing.T) {

@@ -234,7 +234,7 @@ func benchmark(ctx context.Context, cfg config, logw io.Writer) (rep *Report, er
 	}
 	cl.add(gm.stop)
 	b.gm = "http://" + gmAddr
-	b.target = gm.cmd.Process.Pid
+	b.cpu = sampler{server: gm.cmd.Process.Pid, accrual: acc.cmd.Process.Pid, pgPids: database.backends}
 	if err := gm.waitReady(ctx, answers200(b.c, b.gm+"/readyz")); err != nil {
 		return rep, err
 	}
@@ -310,10 +310,10 @@ func (b *bench) runCeiling(ctx context.Context, name, self, logDir string) Resul
 	if err != nil {
 		return failed(name, err)
 	}
-	gmPid := b.target
-	b.target = p.cmd.Process.Pid
+	saved := b.cpu
+	b.cpu.server = p.cmd.Process.Pid
 	defer func() {
-		b.target = gmPid
+		b.cpu = saved
 		b.c.CloseIdleConnections() // a graceful shutdown waits for keep-alive connections to close
 		_ = p.stop()
 	}()

@@ -207,6 +207,7 @@ type benchDB struct {
 	admin string // admin DSN
 	name  string
 	uri   string // DSN of the fresh database
+	conn  *db.DB // on the admin DSN, for backends
 }
 
 // createDB creates gmbench_<random> on the server of the admin DSN and returns it with the server's
@@ -219,34 +220,54 @@ func createDB(ctx context.Context, admin string) (*benchDB, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("open admin database: %w", err)
 	}
-	defer func() { _ = a.Close() }()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var version string
 	if err := a.SQL().QueryRowContext(ctx, "SHOW server_version").Scan(&version); err != nil {
+		_ = a.Close()
 		return nil, "", fmt.Errorf("query server version: %w", err)
-	}
-	if _, err := a.SQL().ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		return nil, "", fmt.Errorf("create database %s: %w", name, err)
 	}
 	u, err := url.Parse(admin)
 	if err != nil {
+		_ = a.Close()
 		return nil, "", fmt.Errorf("admin DSN: %w", err)
 	}
 	u.Path = "/" + name
-	return &benchDB{admin: admin, name: name, uri: u.String()}, strings.Fields(version)[0], nil
+	if _, err := a.SQL().ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		_ = a.Close()
+		return nil, "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	return &benchDB{admin: admin, name: name, uri: u.String(), conn: a}, strings.Fields(version)[0], nil
 }
 
-// drop removes the database, closing whatever connections are left.
-func (d *benchDB) drop() error {
-	a, err := db.Open(db.Config{URI: d.admin, MaxOpenConns: 1})
+// backends returns the pids of the PostgreSQL backends connected to the database now (none on error).
+func (d *benchDB) backends() []int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	rows, err := d.conn.SQL().QueryContext(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = $1", d.name)
 	if err != nil {
-		return fmt.Errorf("open admin database: %w", err)
+		return nil
 	}
-	defer func() { _ = a.Close() }()
+	defer func() { _ = rows.Close() }()
+	var pids []int
+	for rows.Next() {
+		var pid int
+		if rows.Scan(&pid) == nil {
+			pids = append(pids, pid)
+		}
+	}
+	if rows.Err() != nil {
+		return nil
+	}
+	return pids
+}
+
+// drop removes the database, closing whatever connections are left, and closes the admin connection.
+func (d *benchDB) drop() error {
+	defer func() { _ = d.conn.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := a.SQL().ExecContext(ctx, "DROP DATABASE IF EXISTS "+d.name+" WITH (FORCE)"); err != nil {
+	if _, err := d.conn.SQL().ExecContext(ctx, "DROP DATABASE IF EXISTS "+d.name+" WITH (FORCE)"); err != nil {
 		return fmt.Errorf("drop database %s: %w", d.name, err)
 	}
 	return nil

@@ -33,20 +33,31 @@ type Result struct {
 	P99Ms float64 `json:"p99_ms"`
 	// Ratio is PerSec divided by the ceiling scenario's PerSec (0 when there is no ceiling).
 	Ratio float64 `json:"ratio_to_ceiling"`
-	// ServerCPUUsPerOp is the CPU time the server under load (gophermart, or the ceiling server) used
-	// in the window per successful request (or order), in microseconds; 0 where /proc is missing.
-	ServerCPUUsPerOp float64 `json:"server_cpu_us_per_op,omitempty"`
-	// ServerCores and LoadgenCores are the CPU time the server and the load generator used in the
-	// window, divided by the window: how many cores each kept busy.
-	ServerCores  float64 `json:"server_cores,omitempty"`
-	LoadgenCores float64 `json:"loadgen_cores,omitempty"`
-	// MachineCores is the busy time of all the machine's CPUs in the window, divided by the window:
-	// the server, the load generator, PostgreSQL, the kernel and anything else running.
-	MachineCores float64 `json:"machine_cores,omitempty"`
+	// CPU is where the machine's CPU time went during the window (nil where /proc is missing).
+	CPU *CPU `json:"cpu,omitempty"`
 	// Failed is why the scenario could not be measured ("" when it was).
 	Failed string `json:"failed,omitempty"`
 	// Note says anything that qualifies the numbers.
 	Note string `json:"note,omitempty"`
+}
+
+// CPU is the CPU time used during a scenario's window, divided by the window: how many cores each
+// part kept busy. The machine has Machine.NumCPU cores in all.
+type CPU struct {
+	// ServerUsPerOp is the CPU time of the server under load (gophermart, or the ceiling server) per
+	// successful request (or order), in microseconds.
+	ServerUsPerOp float64 `json:"server_us_per_op"`
+	Server        float64 `json:"server"`
+	Accrual       float64 `json:"accrual"`
+	// Postgres counts the backends serving the benchmark's database.
+	Postgres float64 `json:"postgres"`
+	Loadgen  float64 `json:"loadgen"`
+	// IRQ is interrupt time, charged to no process: mostly the loopback traffic of the benchmark.
+	IRQ float64 `json:"irq"`
+	// Other is the rest of the busy time: other processes on the machine and the kernel's own work.
+	Other float64 `json:"other"`
+	// Machine is the busy time of all CPUs together.
+	Machine float64 `json:"machine"`
 }
 
 // Machine describes where the run happened.
@@ -108,10 +119,11 @@ func (res Result) row() []string {
 		return []string{res.Scenario, "failed: " + res.Failed, "", "", "", "", "", "", ""}
 	}
 	cpu, cores := "-", "-"
-	if res.ServerCores > 0 || res.LoadgenCores > 0 {
-		cpu = strconv.FormatFloat(res.ServerCPUUsPerOp, 'f', 0, 64) + " µs"
-		cores = strconv.FormatFloat(res.ServerCores, 'f', 2, 64) + " + " + strconv.FormatFloat(res.LoadgenCores, 'f', 2, 64) +
-			" of " + strconv.FormatFloat(res.MachineCores, 'f', 2, 64)
+	if c := res.CPU; c != nil {
+		cpu = strconv.FormatFloat(c.ServerUsPerOp, 'f', 0, 64) + " µs"
+		f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+		cores = fmt.Sprintf("%s = srv %s, pg %s, acc %s, gen %s, irq %s, other %s",
+			f(c.Machine), f(c.Server), f(c.Postgres), f(c.Accrual), f(c.Loadgen), f(c.IRQ), f(c.Other))
 	}
 	return []string{
 		res.Scenario,
@@ -126,7 +138,7 @@ func (res Result) row() []string {
 	}
 }
 
-var header = []string{"scenario", "throughput", "p50", "p99", "ok", "errors", "ratio", "server CPU/op", "cores: server + loadgen of machine"}
+var header = []string{"scenario", "throughput", "p50", "p99", "ok", "errors", "ratio", "server CPU/op", "busy cores"}
 
 // formatMs prints milliseconds with precision that suits their size: 0.123 ms, 12.3 ms, 1234 ms.
 func formatMs(ms float64) string {

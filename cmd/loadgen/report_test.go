@@ -85,7 +85,7 @@ func TestMarkdown(t *testing.T) {
 	r := sampleReport()
 	r.fillRatios()
 	md := r.markdown()
-	assert.Contains(t, md, "| scenario | throughput | p50 | p99 | ok | errors | ratio | server CPU/op | cores: server + loadgen of machine |\n"+
+	assert.Contains(t, md, "| scenario | throughput | p50 | p99 | ok | errors | ratio | server CPU/op | busy cores |\n"+
 		"| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	assert.Contains(t, md, "| balance | 5000.0 req/s | 3.0 ms | 12.5 ms | 25000 | 0 | 25.0 % | - | - |\n")
 	assert.Contains(t, md, "| drain | 500.0 orders/s | 700 ms | 1500 ms | 2000 | 0 | 2.5 % | - | - |\n")
@@ -147,11 +147,13 @@ func TestFillRatiosUsesTheBetterCeiling(t *testing.T) {
 }
 
 func TestRowCPUColumns(t *testing.T) {
-	res := Result{Scenario: "balance", Unit: "req/s", Count: 10, PerSec: 2, ServerCPUUsPerOp: 312.4, ServerCores: 1.054, LoadgenCores: 0.8, MachineCores: 1.96}
+	res := Result{Scenario: "balance", Unit: "req/s", Count: 10, PerSec: 2, CPU: &CPU{
+		ServerUsPerOp: 312.4, Server: 1.054, Postgres: 0.3, Accrual: 0.001, Loadgen: 0.4, IRQ: 0.1, Other: 0.05, Machine: 1.9,
+	}}
 	row := res.row()
 	require.Len(t, row, len(header))
 	assert.Equal(t, "312 µs", row[7])
-	assert.Equal(t, "1.05 + 0.80 of 1.96", row[8])
-	res.ServerCores, res.LoadgenCores = 0, 0
+	assert.Equal(t, "1.90 = srv 1.05, pg 0.30, acc 0.00, gen 0.40, irq 0.10, other 0.05", row[8])
+	res.CPU = nil
 	assert.Equal(t, []string{"-", "-"}, res.row()[7:])
 }

@@ -25,15 +25,14 @@ type bench struct {
 	runID string // distinguishes this run's logins
 	nums  *numbers
 	win   window
-	// target is the pid of the server under load, for the CPU columns: gophermart's, or the
-	// ceiling server's while it runs.
-	target int
+	// cpu samples the CPU times of the server under load (gophermart, or the ceiling server while it
+	// runs), the accrual service and the database's backends.
+	cpu sampler
 }
 
 // load runs one closed-loop scenario with the run's concurrency and window.
 func (b *bench) load(ctx context.Context, name string, expect []int, fn op) Result {
-	target := b.target
-	return runLoad(ctx, name, b.cfg.concurrency, b.win, expect, fn, func() cpuSample { return sampleCPU(target) })
+	return runLoad(ctx, name, b.cfg.concurrency, b.win, expect, fn, b.cpu.sample)
 }
 
 // get is a load op for a GET with the given Authorization value.
@@ -323,7 +322,7 @@ func (b *bench) drain(ctx context.Context, name string, accrualFirst bool) Resul
 	seen := make([]time.Time, n)    // the poll that first saw the order PROCESSED
 	uploadErrs := &errorKinds{}
 	begin := time.Now()
-	cpuFrom := sampleCPU(b.target)
+	cpuFrom := b.cpu.sample()
 	pollCtx, stopPoll := context.WithTimeout(ctx, b.cfg.drainTimeout)
 	defer stopPoll()
 	type pollOutcome struct {
@@ -357,7 +356,7 @@ func (b *bench) drain(ctx context.Context, name string, accrualFirst bool) Resul
 					seen[i] = now
 					out.processed++
 					out.last = now
-					out.cpu = sampleCPU(b.target)
+					out.cpu = b.cpu.sample()
 				case it.Status == "INVALID":
 					out.invalid++
 				}
