@@ -343,7 +343,7 @@ func (b *bench) drain(ctx context.Context, name string, accrualFirst bool) Resul
 			case <-time.After(drainPoll):
 			}
 			items, err := b.listOrders(pollCtx, token)
-			now := time.Now()
+			now, cpu := time.Now(), b.cpu.sample()
 			if err != nil {
 				continue // counted through the timeout if it persists
 			}
@@ -356,10 +356,12 @@ func (b *bench) drain(ctx context.Context, name string, accrualFirst bool) Resul
 					seen[i] = now
 					out.processed++
 					out.last = now
-					out.cpu = b.cpu.sample()
 				case it.Status == "INVALID":
 					out.invalid++
 				}
+			}
+			if out.last.Equal(now) {
+				out.cpu = cpu
 			}
 			if out.processed+out.invalid+uploadErrs.count() >= n {
 				polled <- out
