@@ -246,6 +246,16 @@ func benchmark(ctx context.Context, cfg config, logw io.Writer) (rep *Report, er
 			return rep, err
 		}
 	}
+	// What else keeps the machine busy while the servers idle.
+	quiet := sampler{}
+	before := quiet.sample()
+	if sleepUntil(ctx, time.Now().Add(time.Second)) {
+		var res Result
+		fillCPU(&res, before, quiet.sample(), time.Second)
+		if res.CPU != nil {
+			rep.Machine.IdleBusyCores = res.CPU.Machine
+		}
+	}
 	var workerTokens []string // one user per worker, for balance and upload
 	for _, name := range cfg.scenarios {
 		if ctx.Err() != nil {
@@ -334,11 +344,6 @@ func machine(ctx context.Context, pgVersion string) Machine {
 		OS:         runtime.GOOS + "/" + runtime.GOARCH,
 		CPUModel:   cpuModel(),
 		Postgres:   pgVersion,
-	}
-	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(data)); len(f) > 0 {
-			m.LoadAvg = f[0]
-		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -70,9 +70,9 @@ type Machine struct {
 	CPUModel   string `json:"cpu_model,omitempty"`
 	Postgres   string `json:"postgres,omitempty"`
 	Commit     string `json:"commit,omitempty"`
-	// LoadAvg is /proc/loadavg's 1-minute load average when the run started: other work on the
-	// machine shares its cores with the benchmark.
-	LoadAvg string `json:"loadavg_at_start,omitempty"`
+	// IdleBusyCores is how many cores were busy during the second before the first scenario, with the
+	// servers up and idle: other work on the machine shares its cores with the benchmark.
+	IdleBusyCores float64 `json:"busy_cores_before,omitempty"`
 }
 
 // Settings are the load parameters of the run.
@@ -186,8 +186,8 @@ func (r *Report) machineLine() string {
 	if m.Commit != "" {
 		line += ", commit " + m.Commit
 	}
-	if m.LoadAvg != "" {
-		line += ", load average " + m.LoadAvg + " at start"
+	if m.IdleBusyCores > 0 {
+		line += fmt.Sprintf(", %.2f cores busy before the first scenario", m.IdleBusyCores)
 	}
 	return line + fmt.Sprintf("; concurrency %d, duration %gs, warm-up %gs, drain orders %d",
 		s.Concurrency, s.DurationS, s.WarmupS, s.Orders)
