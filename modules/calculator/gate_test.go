@@ -3,6 +3,7 @@ package calculator
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -212,4 +213,21 @@ func bytesCount(b []byte, c byte) int {
 		}
 	}
 	return n
+}
+
+// The in-process request log keeps each request's own order number: fiber reuses the buffer behind
+// c.Params, so a number kept without copying turns into a later request's.
+func TestRequestLogKeepsEachNumber(t *testing.T) {
+	ts := newTestService(t, engines(t)["sqlite"](t), testConfig())
+	var want []string
+	for i := range 20 {
+		n := luhn(fmt.Sprintf("40000000%02d", i))
+		want = append(want, n)
+		require.Equal(t, http.StatusNoContent, ts.do(t, http.MethodGet, "/api/orders/"+n, "").status)
+	}
+	var got []string
+	for _, r := range ts.gate.Requests() {
+		got = append(got, r.Order)
+	}
+	assert.Equal(t, want, got)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 	"github.com/shopspring/decimal"
 
 	"github.com/gophermart/gophermart/modules/platform/ordernum"
@@ -115,7 +116,7 @@ func (h *handlers) registerOrder(c *fiber.Ctx) error {
 // order: 200 {"order","status","accrual"?}; 204 unknown; 429 and 500 from the test knobs.
 func (h *handlers) order(c *fiber.Ctx) error {
 	start := time.Now().UTC()
-	number := c.Params("number")
+	number := utils.CopyString(c.Params("number")) // kept in the request log after the handler returns
 	if d := h.gate.Latency(); d > 0 {
 		time.Sleep(d)
 	}
