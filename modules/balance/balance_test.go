@@ -550,3 +550,30 @@ func TestCheckLedger(t *testing.T) {
 		})
 	}
 }
+
+// A credit that would take a balance past MaxBalance is refused whole, on both engines: without the
+// guard PostgreSQL fails on bigint overflow and SQLite silently turns the balance into a float.
+func TestCreditOverflowRefused(t *testing.T) {
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, open)
+			ctx := context.Background()
+			big := points.Max // the largest credit an accrual answer can carry
+			for i := range 1000 {
+				e.credit(t, "alice", num(7, i), big)
+			}
+			assert.Equal(t, Balance{Current: MaxBalance}, e.balance(t, "alice"))
+			err := e.db.InTx(ctx, func(ctx context.Context) error {
+				return e.svc.Credit(ctx, "alice", ordernum.Number(num(7, 1000)), 1)
+			})
+			require.ErrorIs(t, err, ErrBalanceOverflow)
+			assert.Equal(t, Balance{Current: MaxBalance}, e.balance(t, "alice"), "nothing changed")
+			var credits int64
+			require.NoError(t, e.db.Conn(ctx).Model(&creditRow{}).Where("order_number = ?", num(7, 1000)).Count(&credits).Error)
+			assert.Zero(t, credits, "the refused credit left no row: it can be credited once fixed")
+			require.ErrorIs(t, e.svc.Credit(ctx, "bob", ordernum.Number(num(7, 1001)), MaxBalance+1), ErrBalanceOverflow)
+			e.healthy(t)
+		})
+	}
+}

@@ -15,3 +15,7 @@ var ErrInvalidSum = errors.New("sum must be positive, at most 1e12 points")
 
 // errNegativeCredit is returned when asked to credit a negative amount: a bug in the caller.
 var errNegativeCredit = errors.New("credit amount is negative")
+
+// ErrBalanceOverflow is returned by Credit when the credit would take a balance over MaxBalance: the
+// credit is refused whole (nothing recorded) and a human must look at the accrual system's answers.
+var ErrBalanceOverflow = errors.New("credit would take the balance over its maximum")

@@ -34,6 +34,9 @@ func (s *Service) Credit(ctx context.Context, userID string, order ordernum.Numb
 	if amount < 0 {
 		return fmt.Errorf("credit %s for order %s: %w", amount, order, errNegativeCredit)
 	}
+	if amount > MaxBalance {
+		return fmt.Errorf("credit %s for order %s: %w", amount, order, ErrBalanceOverflow)
+	}
 	return s.db.InTx(ctx, func(ctx context.Context) error {
 		inserted, err := s.store.InsertCredit(ctx, userID, order, amount, s.now())
 		if err != nil {
@@ -45,6 +48,10 @@ func (s *Service) Credit(ctx context.Context, userID string, order ordernum.Numb
 		return s.store.AddToBalance(ctx, userID, amount)
 	})
 }
+
+// MaxBalance is the most points a balance may hold: a thousand times points.Max, far below int64's
+// limit (about 9.2e16 points), so no sum of balances or credits can overflow.
+const MaxBalance = 1000 * points.Max
 
 // Balance returns the points userID has and has spent.
 func (s *Service) Balance(ctx context.Context, userID string) (Balance, error) {

@@ -115,11 +115,17 @@ func (s *SQLStore) InsertCredit(ctx context.Context, userID string, order ordern
 
 // AddToBalance implements Store.
 func (s *SQLStore) AddToBalance(ctx context.Context, userID string, amount points.Amount) error {
-	err := s.db.Conn(ctx).Exec(`INSERT INTO gm_balances (user_id, current, withdrawn) VALUES (?, ?, 0)
-		ON CONFLICT (user_id) DO UPDATE SET current = gm_balances.current + excluded.current`,
-		userID, int64(amount)).Error
-	if err != nil {
-		return fmt.Errorf("add %s to balance of user %s: %w", amount, userID, err)
+	// The WHERE keeps the sum below MaxBalance: past int64 PostgreSQL would fail the statement and
+	// SQLite would silently turn the column into a float.
+	res := s.db.Conn(ctx).Exec(`INSERT INTO gm_balances (user_id, current, withdrawn) VALUES (?, ?, 0)
+		ON CONFLICT (user_id) DO UPDATE SET current = gm_balances.current + excluded.current
+		WHERE gm_balances.current <= ? - excluded.current`,
+		userID, int64(amount), int64(MaxBalance))
+	if res.Error != nil {
+		return fmt.Errorf("add %s to balance of user %s: %w", amount, userID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("add %s to balance of user %s: %w", amount, userID, ErrBalanceOverflow)
 	}
 	return nil
 }
