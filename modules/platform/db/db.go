@@ -92,11 +92,13 @@ func ParseURI(uri string) (Dialect, string, error) {
 
 // sqliteDSN turns a path (optionally with its own query) into a DSN whose pragmas apply to every
 // pooled connection: WAL, a busy timeout, and immediate transactions, so that concurrent writers wait
-// for each other instead of failing with "database is locked" (see PITFALLS.md §5).
+// for each other instead of failing with "database is locked" (see PITFALLS.md §5). synchronous is
+// FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss, and an order answered
+// 202 or a withdrawal answered 200 must survive that.
 func sqliteDSN(path string) string {
 	path, query, _ := strings.Cut(path, "?")
 	params := []string{
-		"_pragma=journal_mode(WAL)", "_pragma=busy_timeout(10000)", "_pragma=synchronous(NORMAL)",
+		"_pragma=journal_mode(WAL)", "_pragma=busy_timeout(10000)", "_pragma=synchronous(FULL)",
 		"_pragma=foreign_keys(1)", "_txlock=immediate",
 	}
 	if query != "" {

@@ -152,3 +152,19 @@ func TestInTxCommitsAndRollsBack(t *testing.T) {
 		})
 	}
 }
+
+// SQLite runs with the settings that keep commits durable and writers waiting instead of failing.
+func TestSQLitePragmas(t *testing.T) {
+	d := dbtest.Open(t, "sqlite")
+	ctx := context.Background()
+	var mode string
+	var sync, timeout, fk int
+	require.NoError(t, d.Conn(ctx).Raw("PRAGMA journal_mode").Scan(&mode).Error)
+	require.NoError(t, d.Conn(ctx).Raw("PRAGMA synchronous").Scan(&sync).Error)
+	require.NoError(t, d.Conn(ctx).Raw("PRAGMA busy_timeout").Scan(&timeout).Error)
+	require.NoError(t, d.Conn(ctx).Raw("PRAGMA foreign_keys").Scan(&fk).Error)
+	assert.Equal(t, "wal", mode)
+	assert.Equal(t, 2, sync, "FULL: a commit survives power loss")
+	assert.Positive(t, timeout)
+	assert.Equal(t, 1, fk)
+}
