@@ -101,6 +101,7 @@ func accrualSystem(cfg *config.Config) fx.Option {
 	}
 	calc := calculator.DefaultConfig()
 	calc.Prefix = builtinPrefix
+	calc.LoopbackOnly = true
 	// The worker needs the URL before the server exists (the server's routes need the worker), so it
 	// reads the server through a reference filled once both are built.
 	var server atomic.Pointer[web.Server]

@@ -32,6 +32,10 @@ type Config struct {
 	Latency time.Duration `mapstructure:"latency"`
 	// RequestLog, if set, is a file that gets one JSON line per GET /api/orders/{number}.
 	RequestLog string `mapstructure:"request_log"`
+	// LoopbackOnly answers only clients on this machine (403 otherwise). Built into gophermart the
+	// service shares the public listener, where anyone could otherwise register mechanics and orders
+	// and mint points.
+	LoopbackOnly bool `mapstructure:"loopback_only"`
 }
 
 // DefaultRetryAfter is the Retry-After of a 429 unless configured, in seconds.

@@ -72,22 +72,39 @@ type Response struct {
 	Body   []byte
 }
 
+// Target answers requests: a *fiber.App in process, or Over(addr) through a real connection (needed
+// where the client's address matters, e.g. routes that answer loopback clients only).
+type Target interface {
+	Test(req *http.Request, msTimeout ...int) (*http.Response, error)
+}
+
+// Over is the server listening on addr (host:port), reached over loopback TCP.
+type Over string
+
+// Test sends req to the server at addr.
+func (addr Over) Test(req *http.Request, _ ...int) (*http.Response, error) {
+	out := req.Clone(req.Context())
+	out.RequestURI = ""
+	out.URL.Scheme, out.URL.Host, out.Host = "http", string(addr), string(addr)
+	return (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(out)
+}
+
 // Do sends req to app and checks the answer against the document: its status must be documented for
 // the operation, and its headers and body must match that response. The request itself is not
 // checked, so Do also serves requests that are wrong on purpose (bad bodies, missing credentials).
-func (c *Checker) Do(tb testing.TB, app *fiber.App, req *http.Request) Response {
+func (c *Checker) Do(tb testing.TB, app Target, req *http.Request) Response {
 	tb.Helper()
 	return c.do(tb, app, req, false)
 }
 
 // DoValid is Do for a request the document allows: the request is checked against the document
 // too (parameters, body, and that it carries the credentials a security scheme names).
-func (c *Checker) DoValid(tb testing.TB, app *fiber.App, req *http.Request) Response {
+func (c *Checker) DoValid(tb testing.TB, app Target, req *http.Request) Response {
 	tb.Helper()
 	return c.do(tb, app, req, true)
 }
 
-func (c *Checker) do(tb testing.TB, app *fiber.App, req *http.Request, checkRequest bool) Response {
+func (c *Checker) do(tb testing.TB, app Target, req *http.Request, checkRequest bool) Response {
 	tb.Helper()
 	var reqBody []byte
 	if req.Body != nil {
