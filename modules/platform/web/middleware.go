@@ -51,8 +51,31 @@ func Gzip() fiber.Handler {
 	cmp := compress.New(compress.Config{Level: compress.LevelBestSpeed})
 	return func(c *fiber.Ctx) error {
 		c.Vary(fiber.HeaderAcceptEncoding)
+		// fiber would pick brotli or deflate when listed; the contract is gzip, so offer it nothing else.
+		if acceptsGzip(c.Get(fiber.HeaderAcceptEncoding)) {
+			c.Request().Header.Set(fiber.HeaderAcceptEncoding, "gzip")
+		} else {
+			c.Request().Header.Del(fiber.HeaderAcceptEncoding)
+		}
 		return cmp(c)
 	}
+}
+
+// acceptsGzip reports whether an Accept-Encoding value lists gzip (or *) without q=0.
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+			continue
+		}
+		q := strings.ReplaceAll(strings.ToLower(params), " ", "")
+		if q == "q=0" || strings.HasPrefix(q, "q=0.0") && strings.Trim(strings.TrimPrefix(q, "q=0."), "0") == "" {
+			return false
+		}
+		return true
+	}
+	return false
 }
 
 // Guard lets a request through only with a valid token, from `Authorization: Bearer` or the auth

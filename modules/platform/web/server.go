@@ -51,7 +51,7 @@ func NewServer(cfg Config, log *slog.Logger, auth Authenticator, ready Pinger, r
 		s.app.Use(httpMetrics(s.metrics, s.handleError))
 		s.app.Get("/metrics", metricsHandler(s.metrics))
 	}
-	s.app.Use(requestID, recover.New(recover.Config{EnableStackTrace: false}), Inflate(cfg.MaxInflated))
+	s.app.Use(requestID, deadline(cfg.WriteTimeout), recover.New(recover.Config{EnableStackTrace: false}), Inflate(cfg.MaxInflated))
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	s.app.Get("/readyz", func(c *fiber.Ctx) error {
 		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
@@ -159,4 +159,15 @@ func requestID(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderXRequestID, id)
 	c.SetUserContext(logging.WithRequestID(c.UserContext(), id))
 	return c.Next()
+}
+
+// deadline gives every request's context a deadline (the write timeout): a handler stuck on a row
+// lock or a slow query gives up instead of holding its connection, and shutdown, forever.
+func deadline(d time.Duration) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), d)
+		defer cancel()
+		c.SetUserContext(ctx)
+		return c.Next()
+	}
 }

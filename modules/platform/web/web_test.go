@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
@@ -47,6 +48,13 @@ func testRoutes() web.Routes {
 			r.Get("/teapot", func(*fiber.Ctx) error { return errTeapot })
 			r.Get("/panic", func(*fiber.Ctx) error { panic("secret internals") })
 			r.Get("/raw", func(*fiber.Ctx) error { return errors.New("pq: relation secret_table does not exist") })
+			r.Get("/deadline", func(c *fiber.Ctx) error {
+				d, ok := c.UserContext().Deadline()
+				if !ok {
+					return c.SendString("none")
+				}
+				return c.SendString(time.Until(d).Round(time.Second).String())
+			})
 		},
 		Protected: func(r fiber.Router) {
 			r.Get("/me", func(c *fiber.Ctx) error { return c.SendString(web.UserID(c)) })
@@ -268,7 +276,7 @@ func TestGuard(t *testing.T) {
 
 func TestGzipOnlyWhenAccepted(t *testing.T) {
 	app := webtest.New(testRoutes())
-	for _, accept := range []string{"", "gzip"} {
+	for _, accept := range []string{"", "gzip", "br, deflate, gzip", "gzip;q=0", "deflate"} {
 		req := httptest.NewRequest(http.MethodGet, "/api/user/list", nil)
 		req.Header.Set("Authorization", "Bearer "+webtest.Token("u"))
 		if accept != "" {
@@ -277,8 +285,8 @@ func TestGzipOnlyWhenAccepted(t *testing.T) {
 		resp, body := do(t, app, req)
 		require.Equal(t, 200, resp.StatusCode)
 		assert.Contains(t, resp.Header.Get("Vary"), "Accept-Encoding")
-		if accept == "" {
-			assert.Empty(t, resp.Header.Get("Content-Encoding"))
+		if !strings.Contains(accept, "gzip") || strings.Contains(accept, "q=0") {
+			assert.Empty(t, resp.Header.Get("Content-Encoding"), accept)
 			assert.Equal(t, strings.Repeat("item,", 200), string(body))
 			continue
 		}
@@ -289,6 +297,14 @@ func TestGzipOnlyWhenAccepted(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, strings.Repeat("item,", 200), string(plain))
 	}
+}
+
+// Every request's context carries a deadline: the write timeout.
+func TestRequestDeadline(t *testing.T) {
+	app := webtest.New(testRoutes())
+	resp, body := do(t, app, httptest.NewRequest(http.MethodGet, "/deadline", nil))
+	require.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, web.DefaultConfig().WriteTimeout.String(), string(body))
 }
 
 func TestRequestID(t *testing.T) {
