@@ -577,3 +577,17 @@ func TestCreditOverflowRefused(t *testing.T) {
 		})
 	}
 }
+
+// A valid token whose user the database does not hold is answered 401, not a foreign-key 500.
+func TestWithdrawUnknownUser(t *testing.T) {
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, open)
+			code, err := e.withdraw("ghost", num(9, 1), "1")
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusUnauthorized, code)
+			assert.Equal(t, int64(0), e.withdrawalCount(t))
+		})
+	}
+}

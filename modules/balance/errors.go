@@ -19,3 +19,7 @@ var errNegativeCredit = errors.New("credit amount is negative")
 // ErrBalanceOverflow is returned by Credit when the credit would take a balance over MaxBalance: the
 // credit is refused whole (nothing recorded) and a human must look at the accrual system's answers.
 var ErrBalanceOverflow = errors.New("credit would take the balance over its maximum")
+
+// ErrUnknownUser is returned when the caller's token names a user the database does not hold (e.g.
+// a token signed with a configured secret before the database was reset): answered 401.
+var ErrUnknownUser = errors.New("the token's user does not exist")

@@ -30,6 +30,7 @@ func NewRoutes(s *Service) web.Routes {
 			{Err: points.ErrOutOfRange, Status: fiber.StatusUnprocessableEntity},
 			{Err: ordernum.ErrInvalid, Status: fiber.StatusUnprocessableEntity},
 			{Err: keyset.ErrBadCursor, Status: fiber.StatusBadRequest},
+			{Err: ErrUnknownUser, Status: fiber.StatusUnauthorized},
 			{Err: keyset.ErrBadLimit, Status: fiber.StatusBadRequest},
 		},
 	}

@@ -148,6 +148,9 @@ func (s *SQLStore) InsertWithdrawal(ctx context.Context, w Withdrawal) (bool, er
 	row := toRow(w)
 	res := s.db.Conn(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "order_number"}}, DoNothing: true}).
 		Create(&row)
+	if errors.Is(res.Error, gorm.ErrForeignKeyViolated) {
+		return false, fmt.Errorf("insert withdrawal for order %s: %w", w.Order, ErrUnknownUser)
+	}
 	if res.Error != nil {
 		return false, fmt.Errorf("insert withdrawal for order %s: %w", w.Order, res.Error)
 	}

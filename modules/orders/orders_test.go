@@ -344,3 +344,17 @@ func TestUnauthorized(t *testing.T) {
 	}
 	assert.Equal(t, int64(0), e.count(t))
 }
+
+// A valid token whose user the database does not hold (a configured secret outliving a reset
+// database) is answered 401, not a foreign-key 500.
+func TestUploadUnknownUser(t *testing.T) {
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, open)
+			code, _, body := e.call(t, http.MethodPost, "/api/user/orders", webtest.Token("ghost"), "12345678903")
+			assert.Equal(t, http.StatusUnauthorized, code, body)
+			assert.Equal(t, int64(0), e.count(t))
+		})
+	}
+}

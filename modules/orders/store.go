@@ -89,6 +89,9 @@ func (s *SQLStore) Insert(ctx context.Context, userID string, n ordernum.Number,
 	// PostgreSQL transaction, and this way two racing users are told apart by RowsAffected alone.
 	res := s.db.Conn(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "number"}}, DoNothing: true}).
 		Create(&row)
+	if errors.Is(res.Error, gorm.ErrForeignKeyViolated) {
+		return false, fmt.Errorf("insert order %s: %w", n, ErrUnknownUser)
+	}
 	if res.Error != nil {
 		return false, fmt.Errorf("insert order %s: %w", n, res.Error)
 	}
