@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"net"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -69,11 +70,22 @@ func (h *handlers) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s, err := h.svc.Login(c.UserContext(), login, password, c.IP())
+	s, err := h.svc.Login(c.UserContext(), login, password, clientNetwork(c.IP()))
 	if err != nil {
 		return h.fail(c, err)
 	}
 	return h.ok(c, s)
+}
+
+// clientNetwork is the address that login failures are counted against: an IPv4 address as is, an
+// IPv6 address as its /64, since one client usually holds a whole /64 and could otherwise rotate
+// through it to guess without limit.
+func clientNetwork(ip string) string {
+	parsed := net.ParseIP(ip)
+	if parsed == nil || parsed.To4() != nil {
+		return ip
+	}
+	return parsed.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // decodeCredentials reads {"login","password"}; a field that is missing or null is a bad body.

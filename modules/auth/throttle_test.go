@@ -182,3 +182,19 @@ func TestThrottleConcurrentUse(t *testing.T) {
 	assert.LessOrEqual(t, th.len(), 50)
 	assert.Equal(t, th.order.Len(), th.len())
 }
+
+func TestClientNetwork(t *testing.T) {
+	tests := []struct{ give, want string }{
+		{give: "127.0.0.1", want: "127.0.0.1"},
+		{give: "203.0.113.7", want: "203.0.113.7"},
+		{give: "2001:db8:1:2:aaaa:bbbb:cccc:dddd", want: "2001:db8:1:2::/64"},
+		{give: "2001:db8:1:2::1", want: "2001:db8:1:2::/64"},
+		{give: "::ffff:203.0.113.7", want: "::ffff:203.0.113.7"},
+		{give: "not an ip", want: "not an ip"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			assert.Equal(t, tt.want, clientNetwork(tt.give))
+		})
+	}
+}
