@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gophermart/gophermart/modules/platform/ordernum"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -17,20 +19,7 @@ import (
 )
 
 // luhn appends the check digit that makes prefix a valid order number.
-func luhn(prefix string) string {
-	sum := 0
-	for i := len(prefix) - 1; i >= 0; i-- {
-		d := int(prefix[i] - '0')
-		if (len(prefix)-1-i)%2 == 0 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return prefix + fmt.Sprint((10-sum%10)%10)
-}
+func luhn(prefix string) string { return string(ordernum.WithCheckDigit(prefix)) }
 
 // A concurrent double-spend probe against the running binary: a user holding 100 points fires 60
 // withdrawals of 10 at once, on distinct order numbers, plus each one again (a retry racing its own

@@ -7,10 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gophermart/gophermart/modules/platform/ordernum"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/spf13/pflag"
@@ -49,19 +50,7 @@ func specServer(t *testing.T, engine string, args ...string) *web.Server {
 }
 
 // specLuhn appends the Luhn check digit to digits.
-func specLuhn(digits string) string {
-	sum := 0
-	for i := len(digits) - 1; i >= 0; i-- {
-		d := int(digits[i] - '0')
-		if (len(digits)-i)%2 == 1 {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return digits + strconv.Itoa((10-sum%10)%10)
-}
+func specLuhn(digits string) string { return string(ordernum.WithCheckDigit(digits)) }
 
 // specCall is one request of the flow.
 type specCall struct {

@@ -3,39 +3,23 @@ package main
 import (
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync/atomic"
+
+	"github.com/gophermart/gophermart/modules/platform/ordernum"
 )
 
 // luhnCheckDigit returns the digit that, appended to payload (decimal digits only), makes the whole
 // number pass the Luhn check.
 func luhnCheckDigit(payload string) byte {
-	sum := 0
-	double := true // the payload's last digit is second from the right once the check digit is added
-	for i := len(payload) - 1; i >= 0; i-- {
-		d := int(payload[i] - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return byte('0' + (10-sum%10)%10)
+	n := ordernum.WithCheckDigit(payload)
+	return n[len(n)-1]
 }
 
 // luhnValid reports whether s is a non-empty string of digits passing the Luhn check.
 func luhnValid(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return luhnCheckDigit(s[:len(s)-1]) == s[len(s)-1]
+	_, err := ordernum.Parse(s)
+	return err == nil && s != "" && len(s) == len(strings.TrimSpace(s))
 }
 
 // numbers hands out distinct Luhn-valid order numbers: prefix, a 10-digit counter, a check digit.

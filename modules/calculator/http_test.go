@@ -12,25 +12,14 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gophermart/gophermart/modules/platform/ordernum"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// luhn returns digits followed by their Luhn check digit.
-func luhn(digits string) string {
-	sum := 0
-	for i := len(digits) - 1; i >= 0; i-- {
-		d := int(digits[i] - '0')
-		if (len(digits)-1-i)%2 == 0 { // doubled: every second digit from the check digit
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return digits + fmt.Sprint((10-sum%10)%10)
-}
+// luhn appends the Luhn check digit to digits.
+func luhn(digits string) string { return string(ordernum.WithCheckDigit(digits)) }
 
 func TestLuhnHelper(t *testing.T) {
 	assert.Equal(t, "12345678903", luhn("1234567890"))

@@ -21,22 +21,7 @@ import (
 )
 
 // luhn appends the Luhn check digit to base, a string of digits.
-func luhn(base string) string {
-	sum := 0
-	double := true
-	for i := len(base) - 1; i >= 0; i-- {
-		d := int(base[i] - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return base + strconv.Itoa((10-sum%10)%10)
-}
+func luhn(base string) string { return string(ordernum.WithCheckDigit(base)) }
 
 // num returns the i-th valid test order number of a series.
 func num(series, i int) string { return luhn(strconv.Itoa(series*1_000_000 + i)) }

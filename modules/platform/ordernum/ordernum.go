@@ -22,14 +22,30 @@ func Parse(s string) (Number, error) {
 	if s == "" || len(s) > MaxLen {
 		return "", ErrInvalid
 	}
-	sum := 0
-	double := false
-	for i := len(s) - 1; i >= 0; i-- {
-		c := s[i]
-		if c < '0' || c > '9' {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
 			return "", ErrInvalid
 		}
-		d := int(c - '0')
+	}
+	if luhnSum(s, false)%10 != 0 {
+		return "", ErrInvalid
+	}
+	return Number(s), nil
+}
+
+// WithCheckDigit returns payload, a string of decimal digits, with the Luhn check digit appended:
+// a valid order number (for tests, load generators and fixtures).
+func WithCheckDigit(payload string) Number {
+	return Number(payload + string(rune('0'+(10-luhnSum(payload, true)%10)%10)))
+}
+
+// luhnSum is the Luhn sum of the digits s, doubling every second digit from the right, starting
+// with the rightmost when doubleFirst.
+func luhnSum(s string, doubleFirst bool) int {
+	sum := 0
+	double := doubleFirst
+	for i := len(s) - 1; i >= 0; i-- {
+		d := int(s[i] - '0')
 		if double {
 			d *= 2
 			if d > 9 {
@@ -39,10 +55,7 @@ func Parse(s string) (Number, error) {
 		sum += d
 		double = !double
 	}
-	if sum%10 != 0 {
-		return "", ErrInvalid
-	}
-	return Number(s), nil
+	return sum
 }
 
 // String returns the number as text.

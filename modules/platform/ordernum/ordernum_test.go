@@ -1,6 +1,7 @@
 package ordernum_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -61,4 +62,18 @@ func FuzzParse(f *testing.F) {
 			require.True(t, c >= '0' && c <= '9')
 		}
 	})
+}
+
+func TestWithCheckDigit(t *testing.T) {
+	assert.Equal(t, ordernum.Number("12345678903"), ordernum.WithCheckDigit("1234567890"))
+	assert.Equal(t, ordernum.Number("79927398713"), ordernum.WithCheckDigit("7992739871"))
+	assert.Equal(t, ordernum.Number("0"), ordernum.WithCheckDigit(""))
+	for i := range 2000 {
+		n := ordernum.WithCheckDigit(strings.Repeat("9", i%7) + fmt.Sprint(i))
+		_, err := ordernum.Parse(string(n))
+		require.NoError(t, err, n)
+		bad := string(n[:len(n)-1]) + string(rune('0'+(n[len(n)-1]-'0'+1)%10))
+		_, err = ordernum.Parse(bad)
+		require.ErrorIs(t, err, ordernum.ErrInvalid, "a wrong check digit fails: %s", bad)
+	}
 }
