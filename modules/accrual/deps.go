@@ -19,6 +19,9 @@ type Orders interface {
 	// status change; processing moves a NEW order to PROCESSING (statuses only move forward). It
 	// reports false, changing nothing, when owner no longer holds n or n is final.
 	Requeue(ctx context.Context, n ordernum.Number, owner string, processing bool, attempts int, at time.Time) (bool, error)
+	// Renew extends owner's lease on n to lease from now, only while owner holds it unexpired; it
+	// reports false, changing nothing, otherwise (the order is someone else's now, or due again).
+	Renew(ctx context.Context, n ordernum.Number, owner string, lease time.Duration) (bool, error)
 	// Release ends owner's leases on the given orders and makes them due at at.
 	Release(ctx context.Context, owner string, numbers []ordernum.Number, at time.Time) (int64, error)
 	// MarkInvalid makes n INVALID (final). It reports false when n was final already.

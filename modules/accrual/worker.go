@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,12 +56,14 @@ type Worker struct {
 	planned  atomic.Int64  // when the dispatcher looks at the queue next, unix nanoseconds
 	stats    counters
 
+	claims atomic.Uint64 // counts this worker's claims, numbering their lease tokens
+
 	mu       sync.Mutex
-	held     map[ordernum.Number]struct{} // orders leased and not yet given back
-	cancel   context.CancelFunc           // stops claiming and waiting
-	abort    context.CancelFunc           // aborts in-flight requests
-	done     chan struct{}                // closed when the pool has stopped
-	listened chan struct{}                // closed when the listener has stopped
+	held     map[ordernum.Number]string // orders leased and not yet given back -> the claim's lease token
+	cancel   context.CancelFunc         // stops claiming and waiting
+	abort    context.CancelFunc         // aborts in-flight requests
+	done     chan struct{}              // closed when the pool has stopped
+	listened chan struct{}              // closed when the listener has stopped
 }
 
 // NewWorker returns a Worker; it does nothing until Start.
@@ -80,12 +83,19 @@ func NewWorker(d Deps) *Worker {
 		owner:  uuid.NewString(),
 		now:    now,
 		wake:   make(chan struct{}, 1),
-		held:   map[ordernum.Number]struct{}{},
+		held:   map[ordernum.Number]string{},
 	}
 }
 
-// Owner is this worker's lease owner id, random per process.
+// Owner is this worker's id, random per process. Each claim's lease token (gm_orders.lease_owner)
+// is Owner, a colon and the claim's sequence number, so that a stale job of this worker can never
+// end or renew a newer claim on the same order.
 func (w *Worker) Owner() string { return w.owner }
+
+// nextToken returns the lease token of a new claim.
+func (w *Worker) nextToken() string {
+	return w.owner + ":" + strconv.FormatUint(w.claims.Add(1), 10)
+}
 
 // Notify tells the worker that order n was just accepted: the dispatcher looks for due orders at
 // once, and on PostgreSQL wakes sibling instances too. It never blocks.
@@ -143,24 +153,29 @@ func (w *Worker) Stop(ctx context.Context) error {
 	}
 	abort()
 	<-listened
-	held := w.heldNumbers()
+	held := w.heldByToken()
 	if len(held) == 0 {
 		w.log.Info("accrual worker stopped")
 		return nil
 	}
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer rcancel()
-	n, err := w.orders.Release(rctx, w.owner, held, w.now())
-	if err != nil {
-		return err // the leases expire by themselves
+	var released int64
+	for token, numbers := range held {
+		n, err := w.orders.Release(rctx, token, numbers, w.now())
+		if err != nil {
+			return err // the leases expire by themselves
+		}
+		released += n
 	}
-	w.log.Info("accrual worker stopped", "released", n)
+	w.log.Info("accrual worker stopped", "released", released)
 	return nil
 }
 
-// claimed is a job with the time its lease ends.
+// claimed is a job with its claim's lease token and the time its lease ends.
 type claimed struct {
 	job      queue.Job
+	token    string
 	leaseEnd time.Time
 }
 
@@ -253,18 +268,19 @@ func (w *Worker) round(ctx context.Context, jobs chan<- claimed, capacity int, o
 		return 50 * time.Millisecond, outstanding.Load() > 0
 	}
 	leaseEnd := w.now().Add(w.cfg.Lease)
-	got, err := w.orders.Claim(ctx, w.owner, n, w.cfg.Lease)
+	token := w.nextToken()
+	got, err := w.claim(ctx, token, n)
+	for _, j := range got { // even on error: what was leased must be held, so that Stop gives it back
+		w.hold(j.Number, token)
+		outstanding.Add(1)
+		unsent.Add(1)
+		jobs <- claimed{job: j, token: token, leaseEnd: leaseEnd} // never blocks: capacity bounds outstanding
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.WarnContext(ctx, "accrual worker cannot claim orders", "err", err)
 		}
 		return time.Second, false
-	}
-	for _, j := range got {
-		w.hold(j.Number)
-		outstanding.Add(1)
-		unsent.Add(1)
-		jobs <- claimed{job: j, leaseEnd: leaseEnd} // never blocks: capacity bounds outstanding
 	}
 	w.stats.claimed.Add(int64(len(got)))
 	if w.announce.Swap(false) {
@@ -286,6 +302,18 @@ func (w *Worker) round(ctx context.Context, jobs chan<- claimed, capacity int, o
 		return w.cfg.PollInterval, false
 	}
 	return min(max(next.Sub(w.now()), minWait), w.cfg.PollInterval), false
+}
+
+// claimTimeout bounds one claim.
+const claimTimeout = 5 * time.Second
+
+// claim leases up to n due orders under token. It does not end with ctx: Stop cancels ctx, and a
+// cancel landing after the claim committed would lose rows leased but never recorded as held, which
+// would then wait a whole lease instead of being given back.
+func (w *Worker) claim(ctx context.Context, token string, n int) ([]queue.Job, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+	defer cancel()
+	return w.orders.Claim(cctx, token, n, w.cfg.Lease)
 }
 
 // syncPause adopts the pause and limit sibling instances recorded.
@@ -323,17 +351,37 @@ func (w *Worker) process(ctx, reqCtx context.Context, c claimed, unsent *atomic.
 			unsent.Add(-1)
 		}
 	}()
-	// The last moment a request may start and still be answered and recorded within the lease.
-	deadline := c.leaseEnd.Add(-min(w.cfg.RequestTimeout+2*time.Second, w.cfg.Lease/2))
+	leaseEnd := c.leaseEnd
+	// The lease is renewed right before every request, so a job may wait for the gate as long as its
+	// lease lasts, less the time a renewal may take.
+	margin := min(time.Second, w.cfg.Lease/4)
 	for try := 0; ; {
+		deadline := leaseEnd.Add(-margin)
 		w.refreshPause(ctx)
 		if err := w.gate.wait(ctx, deadline); err != nil {
 			var he *holdError
 			if errors.As(err, &he) { // do not sit on the lease: due again when the gate opens
-				w.requeue(reqCtx, job, job.Processing, job.Attempts, w.now().Add(he.wait))
+				w.requeue(reqCtx, c, job.Processing, job.Attempts, w.now().Add(he.wait))
 			}
 			return // or stopping: Stop gives the lease back
 		}
+		// Renew the lease right before the request: a request (bounded by RequestTimeout < Lease)
+		// then always ends inside the lease, and nobody else asks about the order meanwhile.
+		end := w.now().Add(w.cfg.Lease)
+		ok, err := w.orders.Renew(ctx, job.Number, c.token, w.cfg.Lease)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.WarnContext(ctx, "cannot renew order lease; request not sent", "order", string(job.Number), "err", err)
+			}
+			return // the lease stays held: Stop gives it back, or it expires
+		}
+		if !ok { // expired: someone else's now, or due again; either way not ours to ask about
+			w.stats.leaseLost.Add(1)
+			w.release(job.Number, c.token)
+			w.log.WarnContext(ctx, "order lease expired before its request; dropped", "order", string(job.Number))
+			return
+		}
+		leaseEnd = end
 		if !sent {
 			sent = true
 			unsent.Add(-1)
@@ -343,12 +391,12 @@ func (w *Worker) process(ctx, reqCtx context.Context, c claimed, unsent *atomic.
 		var rl *RateLimitedError
 		switch {
 		case err == nil:
-			w.apply(reqCtx, job, res)
+			w.apply(reqCtx, c, res)
 			return
 		case errors.Is(err, ErrNotRegistered):
 			w.stats.notRegistered.Add(1)
 			a := job.Attempts + 1
-			w.requeue(reqCtx, job, false, a, w.now().Add(w.backoff(a-1, 2)))
+			w.requeue(reqCtx, c, false, a, w.now().Add(w.backoff(a-1, 2)))
 			return
 		case errors.As(err, &rl):
 			w.stats.rateLimited.Add(1)
@@ -360,7 +408,7 @@ func (w *Worker) process(ctx, reqCtx context.Context, c claimed, unsent *atomic.
 		}
 		w.stats.failures.Add(1)
 		delay := w.cfg.RetryBackoff << min(try, 20)
-		if try < w.cfg.MaxRetries && !w.now().Add(delay).After(deadline) {
+		if try < w.cfg.MaxRetries && !w.now().Add(delay).After(leaseEnd.Add(-margin)) {
 			w.log.DebugContext(ctx, "accrual request failed; retrying", "order", string(job.Number), "err", err,
 				"retry", try+1)
 			try++
@@ -372,39 +420,41 @@ func (w *Worker) process(ctx, reqCtx context.Context, c claimed, unsent *atomic.
 		a := job.Attempts + 1
 		w.log.WarnContext(ctx, "accrual system failing; order rescheduled", "order", string(job.Number),
 			"err", err, "attempts", a)
-		w.requeue(reqCtx, job, false, a, w.now().Add(w.backoff(a-1, 2)))
+		w.requeue(reqCtx, c, false, a, w.now().Add(w.backoff(a-1, 2)))
 		return
 	}
 }
 
 // apply records an answer.
-func (w *Worker) apply(ctx context.Context, job queue.Job, res Result) {
+func (w *Worker) apply(ctx context.Context, c claimed, res Result) {
+	job := c.job
 	switch res.Status {
 	case StatusRegistered, StatusProcessing:
 		a := 0 // attempts count from the status change
 		if job.Processing {
 			a = job.Attempts + 1
 		}
-		w.requeue(ctx, job, true, a, w.now().Add(w.backoff(a, 1.5)))
+		w.requeue(ctx, c, true, a, w.now().Add(w.backoff(a, 1.5)))
 	case StatusInvalid:
 		changed, err := w.orders.MarkInvalid(ctx, job.Number)
 		if err != nil {
 			w.log.ErrorContext(ctx, "cannot record invalid order", "order", string(job.Number), "err", err)
 			return
 		}
-		w.release(job.Number)
+		w.release(job.Number, c.token)
 		if changed {
 			w.stats.invalid.Add(1)
 			w.log.InfoContext(ctx, "order invalid", "order", string(job.Number), "user_id", job.UserID)
 		}
 	case StatusProcessed:
-		w.settle(ctx, job, res)
+		w.settle(ctx, c, res)
 	}
 }
 
 // settle makes the order PROCESSED and credits its owner in one transaction; only the call that
 // moves the order out of a pending status credits, so re-polls and duplicates credit nothing.
-func (w *Worker) settle(ctx context.Context, job queue.Job, res Result) {
+func (w *Worker) settle(ctx context.Context, c claimed, res Result) {
+	job := c.job
 	var changed bool
 	err := w.tx.InTx(ctx, func(ctx context.Context) error {
 		ok, err := w.orders.MarkProcessed(ctx, job.Number, res.Accrual)
@@ -424,10 +474,10 @@ func (w *Worker) settle(ctx context.Context, job queue.Job, res Result) {
 		a := job.Attempts + 1
 		w.log.ErrorContext(ctx, "cannot settle processed order; rescheduled", "order", string(job.Number),
 			"user_id", job.UserID, "err", err)
-		w.requeue(ctx, job, job.Processing, a, w.now().Add(w.backoff(a-1, 2)))
+		w.requeue(ctx, c, job.Processing, a, w.now().Add(w.backoff(a-1, 2)))
 		return
 	}
-	w.release(job.Number)
+	w.release(job.Number, c.token)
 	if changed {
 		w.stats.processed.Add(1)
 		var amount string
@@ -440,16 +490,17 @@ func (w *Worker) settle(ctx context.Context, job queue.Job, res Result) {
 	}
 }
 
-// requeue gives the order back, due at at.
-func (w *Worker) requeue(ctx context.Context, job queue.Job, processing bool, attempts int, at time.Time) {
-	ok, err := w.orders.Requeue(ctx, job.Number, w.owner, processing, attempts, at)
+// requeue gives the order back, due at at, if c's claim still holds it.
+func (w *Worker) requeue(ctx context.Context, c claimed, processing bool, attempts int, at time.Time) {
+	job := c.job
+	ok, err := w.orders.Requeue(ctx, job.Number, c.token, processing, attempts, at)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.ErrorContext(ctx, "cannot reschedule order", "order", string(job.Number), "err", err)
 		}
 		return // the lease stays held: Stop gives it back, or it expires
 	}
-	w.release(job.Number)
+	w.release(job.Number, c.token)
 	w.stats.requeued.Add(1)
 	if at.UnixNano() < w.planned.Load() {
 		w.wakeup() // due before the dispatcher planned to look
@@ -499,24 +550,29 @@ func (w *Worker) listen(ctx context.Context) {
 	}
 }
 
-func (w *Worker) hold(n ordernum.Number) {
+// hold records that token's claim leased n (replacing an older claim of this worker on n).
+func (w *Worker) hold(n ordernum.Number, token string) {
 	w.mu.Lock()
-	w.held[n] = struct{}{}
+	w.held[n] = token
 	w.mu.Unlock()
 }
 
-func (w *Worker) release(n ordernum.Number) {
+// release forgets n, unless a newer claim than token's holds it.
+func (w *Worker) release(n ordernum.Number, token string) {
 	w.mu.Lock()
-	delete(w.held, n)
+	if w.held[n] == token {
+		delete(w.held, n)
+	}
 	w.mu.Unlock()
 }
 
-func (w *Worker) heldNumbers() []ordernum.Number {
+// heldByToken returns the orders held, by lease token.
+func (w *Worker) heldByToken() map[string][]ordernum.Number {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make([]ordernum.Number, 0, len(w.held))
-	for n := range w.held {
-		out = append(out, n)
+	out := map[string][]ordernum.Number{}
+	for n, token := range w.held {
+		out[token] = append(out[token], n)
 	}
 	return out
 }
@@ -544,10 +600,12 @@ type Stats struct {
 	RateLimited   int64 // 429 answers
 	Failures      int64 // failed requests: 5xx, unexpected answers, network errors
 	Requeued      int64 // orders given back to the queue to be asked again later
+	LeaseLost     int64 // claimed orders dropped unasked because their lease had expired
 }
 
 type counters struct {
-	claimed, requests, processed, credited, invalid, notRegistered, rateLimited, failures, requeued atomic.Int64
+	claimed, requests, processed, credited, invalid, notRegistered, rateLimited, failures, requeued,
+	leaseLost atomic.Int64
 }
 
 // RateLimit returns until when every request is paused (zero or past: not paused) and the
@@ -561,5 +619,6 @@ func (w *Worker) Stats() Stats {
 		Claimed: s.claimed.Load(), Requests: s.requests.Load(), Processed: s.processed.Load(),
 		Credited: s.credited.Load(), Invalid: s.invalid.Load(), NotRegistered: s.notRegistered.Load(),
 		RateLimited: s.rateLimited.Load(), Failures: s.failures.Load(), Requeued: s.requeued.Load(),
+		LeaseLost: s.leaseLost.Load(),
 	}
 }

@@ -97,6 +97,22 @@ func (q *Queue) Requeue(ctx context.Context, n ordernum.Number, owner string, pr
 	return res.RowsAffected == 1, nil
 }
 
+// Renew extends owner's lease on n to lease from now, moving next_poll_at with it, but only while the
+// lease is still owner's and has not expired: it reports false, changing nothing, otherwise (someone
+// else may hold the order now, or it is due again). The accrual worker renews right before every
+// request, so a request bounded by a timeout shorter than lease always ends inside the lease.
+func (q *Queue) Renew(ctx context.Context, n ordernum.Number, owner string, lease time.Duration) (bool, error) {
+	now := q.clock()
+	until := queueTime(now.Add(lease))
+	res := q.db.Conn(ctx).Exec(`UPDATE gm_orders SET lease_until = ?, next_poll_at = ?
+		WHERE number = ? AND lease_owner = ? AND lease_until > ? AND status IN (?, ?)`,
+		until, until, string(n), owner, now, StatusNew, StatusProcessing)
+	if res.Error != nil {
+		return false, fmt.Errorf("renew lease on order %s: %w", n, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
 // Release ends owner's leases on the given orders and makes them due at at; it returns how many it
 // released.
 func (q *Queue) Release(ctx context.Context, owner string, numbers []ordernum.Number, at time.Time) (int64, error) {

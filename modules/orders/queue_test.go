@@ -357,3 +357,57 @@ func TestQueueResync(t *testing.T) {
 		})
 	}
 }
+
+// Renew extends only the caller's own live lease, and moves next_poll_at with it; an expired lease,
+// or one another claim holds now, is not renewed.
+func TestQueueRenewExtendsOnlyALiveOwnLease(t *testing.T) {
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := open(t)
+			ctx := context.Background()
+			q := NewQueue(d)
+			nums := queueFixture(t, d, 7, 2)
+			got, err := q.Claim(ctx, "A:1", 1, 300*time.Millisecond)
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			require.Equal(t, nums[0], got[0].Number)
+
+			ok, err := q.Renew(ctx, nums[0], "A:2", time.Hour)
+			require.NoError(t, err)
+			assert.False(t, ok, "another claim's token renews nothing")
+			ok, err = q.Renew(ctx, nums[1], "A:1", time.Hour)
+			require.NoError(t, err)
+			assert.False(t, ok, "an order nobody holds is not renewed")
+
+			ok, err = q.Renew(ctx, nums[0], "A:1", time.Hour)
+			require.NoError(t, err)
+			require.True(t, ok)
+			r := queueRow(t, d, nums[0])
+			require.NotNil(t, r.LeaseUntil)
+			assert.WithinDuration(t, time.Now().Add(time.Hour), *r.LeaseUntil, 10*time.Second)
+			assert.True(t, r.LeaseUntil.Equal(*r.NextPollAt), "next due when the renewed lease ends")
+
+			// An expired lease is not renewed: the order is due again, maybe someone else's already.
+			got, err = q.Claim(ctx, "B:1", 1, 200*time.Millisecond)
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			require.Equal(t, nums[1], got[0].Number)
+			time.Sleep(time.Until(*queueRow(t, d, nums[1]).LeaseUntil) + 20*time.Millisecond)
+			ok, err = q.Renew(ctx, nums[1], "B:1", time.Hour)
+			require.NoError(t, err)
+			assert.False(t, ok, "an expired lease stays expired")
+			again, err := q.Claim(ctx, "C:1", 10, time.Minute)
+			require.NoError(t, err)
+			require.Len(t, again, 1, "the expired order is due")
+			assert.Equal(t, nums[1], again[0].Number)
+
+			// A final order is not renewed.
+			_, err = q.MarkInvalid(ctx, nums[0])
+			require.NoError(t, err)
+			ok, err = q.Renew(ctx, nums[0], "A:1", time.Hour)
+			require.NoError(t, err)
+			assert.False(t, ok)
+		})
+	}
+}
