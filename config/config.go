@@ -66,7 +66,7 @@ var Settings = []Setting{
 	{"accrual.request_timeout", "accrual-timeout", "", "GOPHERMART_ACCRUAL_TIMEOUT", 5 * time.Second, "timeout of one request to the accrual system"},
 	{"accrual.max_retries", "accrual-retries", "", "GOPHERMART_ACCRUAL_RETRIES", 3, "retries of a 5xx or network failure before the order waits for a later round"},
 	{"accrual.max_backoff", "accrual-max-backoff", "", "GOPHERMART_ACCRUAL_MAX_BACKOFF", 5 * time.Minute, "cap of the growing delay between asks about one order"},
-	{"accrual.lease", "accrual-lease", "", "GOPHERMART_ACCRUAL_LEASE", 60 * time.Second, "how long an instance holds a claimed order before another may take it"},
+	{"accrual.lease", "accrual-lease", "", "GOPHERMART_ACCRUAL_LEASE", 60 * time.Second, "how long an instance holds a claimed order before another may take it (renewed before every request; at least 2 x accrual timeout + 2s)"},
 	{"accrual.min_backoff", "accrual-min-backoff", "", "GOPHERMART_ACCRUAL_MIN_BACKOFF", 250 * time.Millisecond, "first delay before an order is asked again (PROCESSING: grows by half per ask; unknown or failing: doubles), up to the max backoff"},
 	{"accrual.retry_backoff", "accrual-retry-backoff", "", "GOPHERMART_ACCRUAL_RETRY_BACKOFF", 100 * time.Millisecond, "delay before the first retry of a failed accrual request, doubling per retry"},
 	{"log.level", "log-level", "", "GOPHERMART_LOG_LEVEL", "info", "log level: debug, info, warn, error"},
@@ -183,6 +183,7 @@ func (c *Config) Validate() error {
 		"accrual.workers": int64(c.Accrual.Workers), "accrual.poll_interval": int64(c.Accrual.PollInterval),
 		"accrual.request_timeout": int64(c.Accrual.RequestTimeout), "accrual.max_backoff": int64(c.Accrual.MaxBackoff),
 		"accrual.lease": int64(c.Accrual.Lease), "db.max_open_conns": int64(c.DB.MaxOpenConns),
+		"accrual.min_backoff": int64(c.Accrual.MinBackoff), "accrual.retry_backoff": int64(c.Accrual.RetryBackoff),
 	}
 	for _, s := range Settings { // in table order, so errors come out stable
 		if n, ok := positive[s.Key]; ok && n <= 0 {
@@ -194,6 +195,19 @@ func (c *Config) Validate() error {
 	}
 	if c.Accrual.MaxRetries < 0 {
 		bad("accrual.max_retries", "must not be negative")
+	}
+	if c.Accrual.MaxBackoff > 0 {
+		if c.Accrual.MinBackoff > c.Accrual.MaxBackoff {
+			bad("accrual.min_backoff", "must not exceed "+settingName("accrual.max_backoff"))
+		}
+		if c.Accrual.RetryBackoff > c.Accrual.MaxBackoff {
+			bad("accrual.retry_backoff", "must not exceed "+settingName("accrual.max_backoff"))
+		}
+	}
+	// A request must end inside the lease renewed right before it, with room to record the answer.
+	if minLease := 2*c.Accrual.RequestTimeout + 2*time.Second; c.Accrual.Lease > 0 && c.Accrual.Lease < minLease {
+		bad("accrual.lease", fmt.Sprintf("must be at least twice %s plus 2s (%s)",
+			settingName("accrual.request_timeout"), minLease))
 	}
 	if len(errs) == 0 {
 		return nil

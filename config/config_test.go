@@ -133,6 +133,11 @@ func TestInvalidValuesNameTheSetting(t *testing.T) {
 		{name: "unparseable duration in env", env: map[string]string{"GOPHERMART_POLL_INTERVAL": "soon"}, want: "GOPHERMART_POLL_INTERVAL (--poll-interval): cannot parse \"soon\""},
 		{name: "unparseable int in env", env: map[string]string{"GOPHERMART_ACCRUAL_WORKERS": "many"}, want: "GOPHERMART_ACCRUAL_WORKERS"},
 		{name: "unparseable bool in env", env: map[string]string{"GOPHERMART_COOKIE_SECURE": "maybe"}, want: "GOPHERMART_COOKIE_SECURE"},
+		{name: "zero retry backoff", env: map[string]string{"GOPHERMART_ACCRUAL_RETRY_BACKOFF": "0s"}, want: "GOPHERMART_ACCRUAL_RETRY_BACKOFF (--accrual-retry-backoff): must be positive"},
+		{name: "negative min backoff", env: map[string]string{"GOPHERMART_ACCRUAL_MIN_BACKOFF": "-1s"}, want: "GOPHERMART_ACCRUAL_MIN_BACKOFF (--accrual-min-backoff): must be positive"},
+		{name: "min backoff over max", env: map[string]string{"GOPHERMART_ACCRUAL_MIN_BACKOFF": "10m"}, want: "GOPHERMART_ACCRUAL_MIN_BACKOFF (--accrual-min-backoff): must not exceed GOPHERMART_ACCRUAL_MAX_BACKOFF"},
+		{name: "huge retry backoff", env: map[string]string{"GOPHERMART_ACCRUAL_RETRY_BACKOFF": "1000h"}, want: "GOPHERMART_ACCRUAL_RETRY_BACKOFF (--accrual-retry-backoff): must not exceed GOPHERMART_ACCRUAL_MAX_BACKOFF"},
+		{name: "lease shorter than two requests", args: []string{"--accrual-lease", "10s", "--accrual-timeout", "5s"}, want: "GOPHERMART_ACCRUAL_LEASE (--accrual-lease): must be at least twice GOPHERMART_ACCRUAL_TIMEOUT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,4 +157,15 @@ func TestMissingConfigFile(t *testing.T) {
 	clearEnv(t)
 	_, err := load(t, "--config", filepath.Join(t.TempDir(), "nope.yaml"))
 	require.ErrorIs(t, err, config.ErrInvalid)
+}
+
+// The accrual lease leaves room for a request renewed at its start: Lease >= 2*RequestTimeout + 2s.
+func TestAccrualLeaseBoundary(t *testing.T) {
+	clearEnv(t)
+	cfg, err := load(t, "--accrual-lease", "12s", "--accrual-timeout", "5s")
+	require.NoError(t, err)
+	assert.Equal(t, 12*time.Second, cfg.Accrual.Lease)
+	_, err = load(t, "--accrual-lease", "11999ms", "--accrual-timeout", "5s")
+	require.ErrorIs(t, err, config.ErrInvalid)
+	assert.Contains(t, err.Error(), "GOPHERMART_ACCRUAL_LEASE")
 }

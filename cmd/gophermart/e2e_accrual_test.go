@@ -194,7 +194,7 @@ func TestE2EAccrualUploadProcessedWithoutTick(t *testing.T) {
 }
 
 // kill -9 in the middle of the work, restart: every accepted order is processed, none is credited
-// twice (the killed instance's leases expire; the lease is 2 s here).
+// twice (the killed instance's leases expire; the lease is 4 s here, for requests of at most 1 s).
 func TestE2EAccrualKill9AndRestart(t *testing.T) {
 	for _, engine := range dbtest.EngineNames(t) {
 		t.Run(engine, func(t *testing.T) {
@@ -204,7 +204,9 @@ func TestE2EAccrualKill9AndRestart(t *testing.T) {
 			acc.register(t, numbers)
 			uri := dbtest.URI(t, engine)
 			dir := t.TempDir()
-			knobs := map[string]string{"GOPHERMART_ACCRUAL_LEASE": "2s", "GOPHERMART_ACCRUAL_WORKERS": "2"}
+			knobs := map[string]string{
+				"GOPHERMART_ACCRUAL_LEASE": "4s", "GOPHERMART_ACCRUAL_TIMEOUT": "1s", "GOPHERMART_ACCRUAL_WORKERS": "2",
+			}
 			first := startGophermart(t, dir, uri, "http://"+acc.p.addr, knobs)
 			shoppers := uploadAll(t, numbers, 4, newAPI(t, first.addr))
 			require.NoError(t, first.cmd.Process.Signal(syscall.SIGKILL)) // mid-flight: 80 orders at ~2 per 40 ms

@@ -407,7 +407,7 @@ func (w *Worker) process(ctx, reqCtx context.Context, c claimed, unsent *atomic.
 			return // aborted by Stop
 		}
 		w.stats.failures.Add(1)
-		delay := w.cfg.RetryBackoff << min(try, 20)
+		delay := w.retryDelay(try)
 		if try < w.cfg.MaxRetries && !w.now().Add(delay).After(leaseEnd.Add(-margin)) {
 			w.log.DebugContext(ctx, "accrual request failed; retrying", "order", string(job.Number), "err", err,
 				"retry", try+1)
@@ -522,6 +522,18 @@ func (w *Worker) rateLimited(ctx context.Context, rl *RateLimitedError) {
 		w.log.WarnContext(ctx, "accrual system rate limit: every request paused", "retry_after",
 			rl.RetryAfter.String(), "limit_per_minute", rl.Limit)
 	}
+}
+
+// retryDelay is RetryBackoff doubled try times, capped by MaxBackoff; it never overflows.
+func (w *Worker) retryDelay(try int) time.Duration {
+	d := min(w.cfg.RetryBackoff, w.cfg.MaxBackoff)
+	for range max(try, 0) {
+		if d >= w.cfg.MaxBackoff/2 {
+			return w.cfg.MaxBackoff
+		}
+		d *= 2
+	}
+	return d
 }
 
 // backoff is MinBackoff grown by factor per step, capped by MaxBackoff, less up to 10 % of jitter so
