@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -1081,6 +1083,117 @@ func TestStopDuringClaimGivesTheClaimedOrdersBack(t *testing.T) {
 			}
 			_, calls, _, _ := fake.snapshot()
 			assert.Empty(t, calls, "nothing was asked after Stop")
+		})
+	}
+}
+
+// logBuffer collects a logger's output; safe for its concurrent writes.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// records returns the JSON log records written so far.
+func (b *logBuffer) records(tb testing.TB) []map[string]any {
+	tb.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var r map[string]any
+		require.NoError(tb, json.Unmarshal([]byte(line), &r), line)
+		out = append(out, r)
+	}
+	return out
+}
+
+// A PROCESSED answer with an impossible accrual (negative, over the maximum) is not a passing failure
+// of the accrual system: it is logged at Error for a human, counted apart (Stats, and the
+// bad_answer outcome of accrual_responses_total), credits nothing, and is asked again with backoff.
+func TestWorkerImpossibleAccrualIsAnErrorRetriedWithBackoff(t *testing.T) {
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := open(t)
+			nums := upload(t, d, orders.NopNotifier{}, 16, 2, 1)
+			negative, huge := nums[0], nums[1]
+			fake := newFakeAccrual(t, func(_, n string, _ int) reply {
+				if n == negative {
+					return processed(n, "-5")
+				}
+				return processed(n, "1e30")
+			})
+			cfg := testAccrualConfig()
+			cfg.MinBackoff, cfg.MaxBackoff = 100*time.Millisecond, 200*time.Millisecond
+			var logs logBuffer
+			log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			q := orders.NewQueue(d)
+			w := newTestWorkerWith(d, cfg, fake.srv.URL, q, log)
+			startWorker(t, w)
+			waitFor(t, 20*time.Second, "each order asked three times", func() bool {
+				return fake.callsOf(negative) >= 3 && fake.callsOf(huge) >= 3
+			})
+			stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			require.NoError(t, w.Stop(stopCtx))
+
+			hits, calls, _, _ := fake.snapshot()
+			s := w.Stats()
+			assert.Equal(t, int64(calls[negative]+calls[huge]), s.BadAnswers)
+			assert.Zero(t, s.Failures, "not counted as failures")
+			assert.Zero(t, s.Processed)
+			assert.Zero(t, creditCount(t, d))
+			st := orderStates(t, d)
+			for _, n := range nums {
+				assert.Equal(t, orders.StatusNew, st[n].Status)
+				assert.Equal(t, int64(calls[n]), st[n].Attempts, "every bad answer counts an attempt")
+				require.NotNil(t, st[n].NextPollAt, "still queued")
+			}
+			var times []time.Time
+			for _, h := range hits {
+				if h.order == negative {
+					times = append(times, h.at)
+				}
+			}
+			assert.GreaterOrEqual(t, times[1].Sub(times[0]), 80*time.Millisecond, "asked again after a backoff, not at once")
+
+			errorsLogged := map[string]int{}
+			for _, r := range logs.records(t) {
+				if r["level"] == "ERROR" {
+					errorsLogged[fmt.Sprint(r["order"])]++
+				}
+				assert.NotEqual(t, "accrual system failing; order rescheduled", r["msg"])
+			}
+			assert.Equal(t, calls[negative], errorsLogged[negative], "each impossible answer logged at Error")
+			assert.Equal(t, calls[huge], errorsLogged[huge])
+
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(accrual.NewCollector(w, q))
+			mfs, err := reg.Gather()
+			require.NoError(t, err)
+			var badAnswers float64
+			found := false
+			for _, mf := range mfs {
+				if mf.GetName() != "accrual_responses_total" {
+					continue
+				}
+				for _, m := range mf.GetMetric() {
+					if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == "bad_answer" {
+						badAnswers, found = m.GetCounter().GetValue(), true
+					}
+				}
+			}
+			require.True(t, found, "accrual_responses_total{outcome=\"bad_answer\"} exported")
+			assert.InDelta(t, float64(s.BadAnswers), badAnswers, 0)
 		})
 	}
 }

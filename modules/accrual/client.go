@@ -39,7 +39,8 @@ type Result struct {
 // Client asks the accrual system about orders.
 type Client interface {
 	// Order returns what the accrual system knows about n. Errors: ErrNotRegistered (204),
-	// *RateLimitedError (429), *ServerError (5xx or another unexpected answer), or a network error.
+	// *RateLimitedError (429), *BadAnswerError (an impossible accrual), *ServerError (5xx or another
+	// unexpected answer), or a network error.
 	Order(ctx context.Context, n ordernum.Number) (Result, error)
 }
 
@@ -75,6 +76,21 @@ func (e *ServerError) Error() string {
 	}
 	return fmt.Sprintf("accrual system answered %d: %s", e.Status, e.Detail)
 }
+
+// BadAnswerError is a 200 answer whose accrual cannot be right: negative, above points.Max, or not a
+// plain number. The accrual system is wrong about the order and a human must look; the order is
+// asked again later, with backoff, in case it gets fixed.
+type BadAnswerError struct {
+	Order  ordernum.Number
+	Detail string
+	Err    error // points.ErrOutOfRange or points.ErrInvalid
+}
+
+func (e *BadAnswerError) Error() string {
+	return fmt.Sprintf("accrual system answered an impossible accrual for order %s: %s", e.Order, e.Detail)
+}
+
+func (e *BadAnswerError) Unwrap() error { return e.Err }
 
 // DefaultRetryAfter is the pause after a 429 whose Retry-After is missing or odd.
 const DefaultRetryAfter = 60 * time.Second
@@ -153,6 +169,9 @@ type resultBody struct {
 func decodeResult(n ordernum.Number, body []byte) (Result, error) {
 	var rb resultBody
 	if err := json.Unmarshal(body, &rb); err != nil {
+		if errors.Is(err, points.ErrOutOfRange) || errors.Is(err, points.ErrInvalid) {
+			return Result{}, &BadAnswerError{Order: n, Detail: snippet(body), Err: err}
+		}
 		return Result{}, &ServerError{Status: http.StatusOK, Detail: "undecodable body: " + err.Error()}
 	}
 	if rb.Order != "" && rb.Order != string(n) {

@@ -121,7 +121,21 @@ func TestHTTPClientAnswers(t *testing.T) {
 			handler: func(w http.ResponseWriter, _ *http.Request) {
 				_, _ = w.Write([]byte(`{"order":"12345678903","status":"PROCESSED","accrual":-5}`))
 			},
-			check: requireServerError,
+			check: requireBadAnswer(points.ErrOutOfRange),
+		},
+		{
+			name: "accrual over the maximum",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write([]byte(`{"order":"12345678903","status":"PROCESSED","accrual":1e30}`))
+			},
+			check: requireBadAnswer(points.ErrOutOfRange),
+		},
+		{
+			name: "accrual not a number",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write([]byte(`{"order":"12345678903","status":"PROCESSED","accrual":"5"}`))
+			},
+			check: requireBadAnswer(points.ErrInvalid),
 		},
 	}
 	for _, tt := range tests {
@@ -239,4 +253,17 @@ func TestParseLimit(t *testing.T) {
 	assert.Zero(t, parseLimit("Too Many Requests"))
 	assert.Zero(t, parseLimit("No more than 0 requests per minute allowed"))
 	assert.Zero(t, parseLimit(""))
+}
+
+// requireBadAnswer checks for a *BadAnswerError about testOrder wrapping want.
+func requireBadAnswer(want error) func(*testing.T, error) {
+	return func(t *testing.T, err error) {
+		t.Helper()
+		var bad *BadAnswerError
+		require.ErrorAs(t, err, &bad)
+		assert.Equal(t, testOrder, bad.Order)
+		require.ErrorIs(t, err, want)
+		var se *ServerError
+		assert.NotErrorAs(t, err, &se, "not a failure to retry at once")
+	}
 }

@@ -389,6 +389,7 @@ func (w *Worker) process(ctx, reqCtx context.Context, c claimed, unsent *atomic.
 		w.stats.requests.Add(1)
 		res, err := w.client.Order(reqCtx, job.Number)
 		var rl *RateLimitedError
+		var bad *BadAnswerError
 		switch {
 		case err == nil:
 			w.apply(reqCtx, c, res)
@@ -402,6 +403,13 @@ func (w *Worker) process(ctx, reqCtx context.Context, c claimed, unsent *atomic.
 			w.stats.rateLimited.Add(1)
 			w.rateLimited(reqCtx, rl)
 			continue // back to the gate; not a failed try
+		case errors.As(err, &bad): // asking again at once would get the same answer
+			w.stats.badAnswers.Add(1)
+			a := job.Attempts + 1
+			w.log.ErrorContext(ctx, "accrual system answered an impossible accrual; order rescheduled",
+				"order", string(job.Number), "user_id", job.UserID, "err", err, "attempts", a)
+			w.requeue(reqCtx, c, job.Processing, a, w.now().Add(w.backoff(a-1, 2)))
+			return
 		}
 		if reqCtx.Err() != nil {
 			return // aborted by Stop
@@ -611,13 +619,14 @@ type Stats struct {
 	NotRegistered int64 // 204 answers
 	RateLimited   int64 // 429 answers
 	Failures      int64 // failed requests: 5xx, unexpected answers, network errors
+	BadAnswers    int64 // answers with an impossible accrual (negative, too large): a human must look
 	Requeued      int64 // orders given back to the queue to be asked again later
 	LeaseLost     int64 // claimed orders dropped unasked because their lease had expired
 }
 
 type counters struct {
 	claimed, requests, processed, credited, invalid, notRegistered, rateLimited, failures, requeued,
-	leaseLost atomic.Int64
+	leaseLost, badAnswers atomic.Int64
 }
 
 // RateLimit returns until when every request is paused (zero or past: not paused) and the
@@ -631,6 +640,6 @@ func (w *Worker) Stats() Stats {
 		Claimed: s.claimed.Load(), Requests: s.requests.Load(), Processed: s.processed.Load(),
 		Credited: s.credited.Load(), Invalid: s.invalid.Load(), NotRegistered: s.notRegistered.Load(),
 		RateLimited: s.rateLimited.Load(), Failures: s.failures.Load(), Requeued: s.requeued.Load(),
-		LeaseLost: s.leaseLost.Load(),
+		LeaseLost: s.leaseLost.Load(), BadAnswers: s.badAnswers.Load(),
 	}
 }
