@@ -19,6 +19,7 @@ type gate struct {
 
 	mu         sync.Mutex
 	pauseUntil time.Time
+	notBefore  time.Time   // no send before then: the slots shared through the database are taken
 	limit      int         // 0: unknown
 	sends      []time.Time // send times within the last window, oldest first
 }
@@ -64,7 +65,7 @@ func (g *gate) budget() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
-	if now.Before(g.pauseUntil) {
+	if now.Before(g.pauseUntil) || now.Before(g.notBefore) {
 		return 0
 	}
 	if g.limit <= 0 {
@@ -77,6 +78,9 @@ func (g *gate) budget() int {
 func (g *gate) delayLocked(now time.Time) time.Duration {
 	if now.Before(g.pauseUntil) {
 		return g.pauseUntil.Sub(now)
+	}
+	if now.Before(g.notBefore) {
+		return g.notBefore.Sub(now)
 	}
 	g.pruneLocked(now)
 	if g.limit > 0 && len(g.sends) >= g.limit {
@@ -113,6 +117,25 @@ func (g *gate) wait(ctx context.Context, deadline time.Time) error {
 			return ctx.Err()
 		case <-t.C:
 		}
+	}
+}
+
+// unreserve takes back the latest reservation, for a request that did not go after all.
+func (g *gate) unreserve() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.sends) > 0 {
+		g.sends = g.sends[:len(g.sends)-1]
+	}
+}
+
+// holdUntil keeps every request waiting until t (unless held longer already): the send slots every
+// instance shares are taken until then, so asking the database before would be a wasted round trip.
+func (g *gate) holdUntil(t time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t.After(g.notBefore) {
+		g.notBefore = t
 	}
 }
 

@@ -161,3 +161,27 @@ func TestGateWaitGivesUpPastTheDeadline(t *testing.T) {
 	err = g2.wait(ctx, time.Now().Add(2*time.Hour))
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+// holdUntil keeps the gate closed while the slots shared through the database are taken, without
+// touching the 429 pause; unreserve gives back a slot whose request did not go.
+func TestGateHoldUntilAndUnreserve(t *testing.T) {
+	clk := newFakeClock()
+	g := newGate(time.Minute, clk.now)
+	g.pause(clk.now(), 2)
+	require.Zero(t, g.reserve())
+	require.Zero(t, g.reserve())
+	assert.Positive(t, g.reserve(), "two per window")
+	g.unreserve()
+	assert.Zero(t, g.reserve(), "the slot given back is free again")
+
+	g.unreserve()
+	g.holdUntil(clk.now().Add(3 * time.Second))
+	assert.Equal(t, 3*time.Second, g.delay())
+	assert.Zero(t, g.budget())
+	g.holdUntil(clk.now().Add(time.Second)) // never shortened
+	assert.Equal(t, 3*time.Second, g.reserve())
+	until, _ := g.state()
+	assert.False(t, until.After(clk.now()), "not a 429 pause")
+	clk.advance(3 * time.Second)
+	assert.Zero(t, g.reserve())
+}

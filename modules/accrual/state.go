@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/gophermart/gophermart/modules/platform/db"
 )
 
@@ -50,4 +52,40 @@ func (s *stateStore) pause(ctx context.Context, until time.Time, limit int) erro
 		return fmt.Errorf("record accrual rate-limit pause: %w", err)
 	}
 	return nil
+}
+
+// reserveSend takes one of the limit send slots per window that every instance on the database
+// shares (gm_accrual_sends): it records a send at now and returns 0 when fewer than limit sends were
+// recorded within the window before now; otherwise it records nothing and returns how long until the
+// oldest of the last limit sends leaves the window. It must run in a transaction (the caller's, so
+// that a send it records is undone with it): on PostgreSQL a row lock on the state row serialises
+// concurrent reservations; SQLite's immediate transactions serialise them already.
+func (s *stateStore) reserveSend(ctx context.Context, limit int, window time.Duration, now time.Time) (time.Duration, error) {
+	now = now.UTC().Truncate(time.Microsecond)
+	conn := s.db.Conn(ctx)
+	if s.db.Dialect() == db.Postgres {
+		var names []string
+		if err := conn.Raw("SELECT name FROM gm_accrual_state WHERE name = ? FOR UPDATE", stateName).
+			Scan(&names).Error; err != nil {
+			return 0, fmt.Errorf("lock accrual send slots: %w", err)
+		}
+	}
+	if err := conn.Exec("DELETE FROM gm_accrual_sends WHERE sent_at <= ?", now.Add(-window)).Error; err != nil {
+		return 0, fmt.Errorf("prune accrual send slots: %w", err)
+	}
+	var recent []struct {
+		SentAt time.Time `gorm:"column:sent_at"`
+	}
+	if err := conn.Raw("SELECT sent_at FROM gm_accrual_sends ORDER BY sent_at DESC LIMIT ?", limit).
+		Scan(&recent).Error; err != nil {
+		return 0, fmt.Errorf("read accrual send slots: %w", err)
+	}
+	if len(recent) >= limit {
+		// The limit-th most recent send leaves the window first (a clock ahead of ours: a window at most).
+		return min(max(recent[limit-1].SentAt.Add(window).Sub(now), time.Millisecond), window), nil
+	}
+	if err := conn.Exec("INSERT INTO gm_accrual_sends (id, sent_at) VALUES (?, ?)", uuid.NewString(), now).Error; err != nil {
+		return 0, fmt.Errorf("record accrual send: %w", err)
+	}
+	return 0, nil
 }

@@ -2,6 +2,8 @@ package accrual
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +45,73 @@ func TestStateStoreSharesThePause(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, evenLater.Equal(until))
 			assert.Equal(t, 5, limit)
+		})
+	}
+}
+
+// Send slots are shared through the database: at most limit per window, whoever asks; a full window
+// says how long until its oldest send leaves; old sends are pruned.
+func TestStateStoreSharesSendSlots(t *testing.T) {
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := open(t)
+			ctx := context.Background()
+			a, b := &stateStore{db: d}, &stateStore{db: d} // two instances
+			t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			reserve := func(s *stateStore, at time.Time) time.Duration {
+				t.Helper()
+				var wait time.Duration
+				require.NoError(t, d.InTx(ctx, func(ctx context.Context) error {
+					var err error
+					wait, err = s.reserveSend(ctx, 3, time.Minute, at)
+					return err
+				}))
+				return wait
+			}
+			assert.Zero(t, reserve(a, t0))
+			assert.Zero(t, reserve(b, t0.Add(time.Second)))
+			assert.Zero(t, reserve(a, t0.Add(2*time.Second)))
+			assert.Equal(t, 57*time.Second, reserve(b, t0.Add(3*time.Second)), "full: the first send leaves at t0+1m")
+			assert.Equal(t, 57*time.Second, reserve(a, t0.Add(3*time.Second)), "a refused reservation records nothing")
+			assert.Zero(t, reserve(b, t0.Add(time.Minute)), "the first send left the window")
+			assert.Equal(t, time.Second, reserve(a, t0.Add(time.Minute)))
+
+			var rows int64
+			require.NoError(t, d.Conn(ctx).Raw("SELECT count(*) FROM gm_accrual_sends").Scan(&rows).Error)
+			assert.Equal(t, int64(3), rows, "sends out of the window are pruned")
+		})
+	}
+}
+
+// Concurrent reservations of two instances never take more than limit slots of one window.
+func TestStateStoreSendSlotsUnderConcurrency(t *testing.T) {
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := open(t)
+			ctx := context.Background()
+			now := time.Now().UTC()
+			const limit = 5
+			var granted atomic.Int64
+			var wg sync.WaitGroup
+			for i := range 20 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s := &stateStore{db: d}
+					err := d.InTx(ctx, func(ctx context.Context) error {
+						wait, err := s.reserveSend(ctx, limit, time.Minute, now.Add(time.Duration(i)*time.Millisecond))
+						if err == nil && wait == 0 {
+							granted.Add(1)
+						}
+						return err
+					})
+					assert.NoError(t, err)
+				}()
+			}
+			wg.Wait()
+			assert.Equal(t, int64(limit), granted.Load())
 		})
 	}
 }

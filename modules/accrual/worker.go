@@ -35,8 +35,10 @@ type Deps struct {
 // Worker moves every pending order to a final status: it claims due orders from the durable queue
 // in batches, asks the accrual system about each with a pool of goroutines, and records the answer;
 // a PROCESSED answer is settled and credited in one transaction, exactly once. All goroutines go
-// through one gate that honours the accrual system's 429 pauses (shared with sibling instances
-// through the database) and its per-minute limit. Safe for concurrent use.
+// through one gate that honours the accrual system's 429 pauses and, once learned, its per-minute
+// limit; both are shared with sibling instances through the database (the pause in
+// gm_accrual_state, each send slot in gm_accrual_sends), so that all instances together stay within
+// the limit. Safe for concurrent use.
 type Worker struct {
 	cfg    Config
 	db     *db.DB
@@ -365,17 +367,22 @@ func (w *Worker) process(ctx, reqCtx context.Context, c claimed, unsent *atomic.
 			}
 			return // or stopping: Stop gives the lease back
 		}
-		// Renew the lease right before the request: a request (bounded by RequestTimeout < Lease)
-		// then always ends inside the lease, and nobody else asks about the order meanwhile.
 		end := w.now().Add(w.cfg.Lease)
-		ok, err := w.orders.Renew(ctx, job.Number, c.token, w.cfg.Lease)
+		wait, ok, err := w.admit(ctx, c)
 		if err != nil {
+			w.gate.unreserve()
 			if ctx.Err() == nil {
-				w.log.WarnContext(ctx, "cannot renew order lease; request not sent", "order", string(job.Number), "err", err)
+				w.log.WarnContext(ctx, "cannot reserve the request or renew its lease; not sent", "order", string(job.Number), "err", err)
 			}
 			return // the lease stays held: Stop gives it back, or it expires
 		}
+		if wait > 0 { // every shared slot is taken: back to the gate, closed here until one frees
+			w.gate.unreserve()
+			w.gate.holdUntil(w.now().Add(wait))
+			continue
+		}
 		if !ok { // expired: someone else's now, or due again; either way not ours to ask about
+			w.gate.unreserve()
 			w.stats.leaseLost.Add(1)
 			w.release(job.Number, c.token)
 			w.log.WarnContext(ctx, "order lease expired before its request; dropped", "order", string(job.Number))
@@ -431,6 +438,40 @@ func (w *Worker) process(ctx, reqCtx context.Context, c claimed, unsent *atomic.
 		w.requeue(reqCtx, c, false, a, w.now().Add(w.backoff(a-1, 2)))
 		return
 	}
+}
+
+// errLeaseLost rolls back a send slot reserved for a request whose lease could not be renewed.
+var errLeaseLost = errors.New("order lease lost")
+
+// admit readies c's request: once the accrual system's limit is known it takes one of the send
+// slots every instance shares (or returns how long until one frees), and it renews c's lease right
+// before the request, so that the request (bounded by RequestTimeout < Lease) always ends inside the
+// lease and nobody else asks about the order meanwhile. It reports false when the lease had expired.
+func (w *Worker) admit(ctx context.Context, c claimed) (time.Duration, bool, error) {
+	_, limit := w.gate.state()
+	if limit <= 0 {
+		ok, err := w.orders.Renew(ctx, c.job.Number, c.token, w.cfg.Lease)
+		return 0, ok, err
+	}
+	var wait time.Duration
+	err := w.tx.InTx(ctx, func(ctx context.Context) error {
+		var err error
+		if wait, err = w.state.reserveSend(ctx, limit, w.gate.window, w.now()); err != nil || wait > 0 {
+			return err
+		}
+		ok, err := w.orders.Renew(ctx, c.job.Number, c.token, w.cfg.Lease)
+		if err == nil && !ok {
+			return errLeaseLost
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, errLeaseLost):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, err
+	}
+	return wait, wait == 0, nil
 }
 
 // apply records an answer.
