@@ -184,20 +184,7 @@ func startWorker(tb testing.TB, w *accrual.Worker) {
 
 // orderNumber returns the i-th valid order number of a series.
 func orderNumber(series, i int) string {
-	base := strconv.Itoa(series*10_000_000 + i)
-	sum, double := 0, true
-	for j := len(base) - 1; j >= 0; j-- {
-		d := int(base[j] - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return base + strconv.Itoa((10-sum%10)%10)
+	return string(ordernum.WithCheckDigit(strconv.Itoa(series*10_000_000 + i)))
 }
 
 // upload stores orders through the real orders service (which notifies notifier after commit),
