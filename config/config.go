@@ -5,19 +5,17 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
-	"github.com/spf13/viper"
 
 	"github.com/gophermart/gophermart/modules/accrual"
 	"github.com/gophermart/gophermart/modules/auth"
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/logging"
+	"github.com/gophermart/gophermart/modules/platform/settings"
 	"github.com/gophermart/gophermart/modules/platform/web"
 )
 
@@ -34,43 +32,36 @@ type Config struct {
 var ErrInvalid = errors.New("invalid configuration")
 
 // Setting describes one configuration key: its flag, environment variable and default.
-type Setting struct {
-	Key     string // viper key, e.g. "http.address"; also the key in the YAML config file
-	Flag    string // long flag name
-	Short   string // one-letter flag, or ""
-	Env     string // environment variable
-	Default any    // string, int, bool or time.Duration: also the flag's type
-	Usage   string
-}
+type Setting = settings.Setting
 
 // Settings lists every setting, in the order --help and README show them.
-var Settings = []Setting{
-	{"http.address", "run-address", "a", "RUN_ADDRESS", "localhost:8080", "address to listen on (host:port)"},
-	{"db.uri", "database-uri", "d", "DATABASE_URI", "", "database URL: postgres://…, sqlite://path or file:path; empty: SQLite file " + db.DefaultSQLitePath},
-	{"accrual.address", "accrual-address", "r", "ACCRUAL_SYSTEM_ADDRESS", "", "accrual system base URL; empty: run the built-in accrual service in-process"},
-	{"db.max_open_conns", "db-max-conns", "", "GOPHERMART_DB_MAX_CONNS", 20, "maximum open database connections"},
-	{"http.body_limit", "body-limit", "", "GOPHERMART_BODY_LIMIT", 1 << 20, "maximum request body size on the wire, bytes"},
-	{"http.max_inflated", "max-inflated", "", "GOPHERMART_MAX_INFLATED", 1 << 20, "maximum size of a gzip request body once inflated, bytes (over it: 413)"},
-	{"http.read_timeout", "read-timeout", "", "GOPHERMART_READ_TIMEOUT", 10 * time.Second, "time allowed to read a request"},
-	{"http.write_timeout", "write-timeout", "", "GOPHERMART_WRITE_TIMEOUT", 30 * time.Second, "time allowed to write a response"},
-	{"http.idle_timeout", "idle-timeout", "", "GOPHERMART_IDLE_TIMEOUT", 120 * time.Second, "keep-alive idle timeout"},
-	{"auth.jwt_secret", "jwt-secret", "", "GOPHERMART_JWT_SECRET", "", "HS256 signing secret (at least 32 bytes); empty: generated once and kept in the database"},
-	{"auth.token_ttl", "token-ttl", "", "GOPHERMART_TOKEN_TTL", 24 * time.Hour, "lifetime of an issued token"},
-	{"auth.cookie_secure", "cookie-secure", "", "GOPHERMART_COOKIE_SECURE", false, "mark the auth cookie Secure (send it over HTTPS only)"},
-	{"auth.cookie_samesite", "cookie-samesite", "", "GOPHERMART_COOKIE_SAMESITE", "Lax", "SameSite attribute of the auth cookie: Strict, Lax or None"},
-	{"auth.hash_concurrency", "hash-concurrency", "", "GOPHERMART_HASH_CONCURRENCY", 0, "concurrent password hash computations (19 MiB each); 0: number of CPUs"},
-	{"auth.login_max_failures", "login-max-failures", "", "GOPHERMART_LOGIN_MAX_FAILURES", 5, "failed logins per login and client address before 429"},
-	{"auth.login_window", "login-window", "", "GOPHERMART_LOGIN_WINDOW", 5 * time.Minute, "window over which failed logins count"},
-	{"accrual.workers", "accrual-workers", "", "GOPHERMART_ACCRUAL_WORKERS", 4, "orders asked about at once"},
-	{"accrual.poll_interval", "poll-interval", "", "GOPHERMART_POLL_INTERVAL", 10 * time.Second, "queue scan interval when nothing signals new work"},
-	{"accrual.request_timeout", "accrual-timeout", "", "GOPHERMART_ACCRUAL_TIMEOUT", 5 * time.Second, "timeout of one request to the accrual system"},
-	{"accrual.max_retries", "accrual-retries", "", "GOPHERMART_ACCRUAL_RETRIES", 3, "retries of a 5xx or network failure before the order waits for a later round"},
-	{"accrual.max_backoff", "accrual-max-backoff", "", "GOPHERMART_ACCRUAL_MAX_BACKOFF", 5 * time.Minute, "cap of the growing delay between asks about one order"},
-	{"accrual.lease", "accrual-lease", "", "GOPHERMART_ACCRUAL_LEASE", 60 * time.Second, "how long an instance holds a claimed order before another may take it (renewed before every request; at least 2 x accrual timeout + 2s)"},
-	{"accrual.min_backoff", "accrual-min-backoff", "", "GOPHERMART_ACCRUAL_MIN_BACKOFF", 250 * time.Millisecond, "first delay before an order is asked again (PROCESSING: grows by half per ask; unknown or failing: doubles), up to the max backoff"},
-	{"accrual.retry_backoff", "accrual-retry-backoff", "", "GOPHERMART_ACCRUAL_RETRY_BACKOFF", 100 * time.Millisecond, "delay before the first retry of a failed accrual request, doubling per retry"},
-	{"log.level", "log-level", "", "GOPHERMART_LOG_LEVEL", "info", "log level: debug, info, warn, error"},
-	{"log.format", "log-format", "", "GOPHERMART_LOG_FORMAT", "json", "log format: json or text"},
+var Settings = settings.Table{
+	{Key: "http.address", Flag: "run-address", Short: "a", Env: "RUN_ADDRESS", Default: "localhost:8080", Usage: "address to listen on (host:port)"},
+	{Key: "db.uri", Flag: "database-uri", Short: "d", Env: "DATABASE_URI", Default: "", Usage: "database URL: postgres://…, sqlite://path or file:path; empty: SQLite file " + db.DefaultSQLitePath},
+	{Key: "accrual.address", Flag: "accrual-address", Short: "r", Env: "ACCRUAL_SYSTEM_ADDRESS", Default: "", Usage: "accrual system base URL; empty: run the built-in accrual service in-process"},
+	{Key: "db.max_open_conns", Flag: "db-max-conns", Env: "GOPHERMART_DB_MAX_CONNS", Default: 20, Usage: "maximum open database connections"},
+	{Key: "http.body_limit", Flag: "body-limit", Env: "GOPHERMART_BODY_LIMIT", Default: 1 << 20, Usage: "maximum request body size on the wire, bytes"},
+	{Key: "http.max_inflated", Flag: "max-inflated", Env: "GOPHERMART_MAX_INFLATED", Default: 1 << 20, Usage: "maximum size of a gzip request body once inflated, bytes (over it: 413)"},
+	{Key: "http.read_timeout", Flag: "read-timeout", Env: "GOPHERMART_READ_TIMEOUT", Default: 10 * time.Second, Usage: "time allowed to read a request"},
+	{Key: "http.write_timeout", Flag: "write-timeout", Env: "GOPHERMART_WRITE_TIMEOUT", Default: 30 * time.Second, Usage: "time allowed to write a response"},
+	{Key: "http.idle_timeout", Flag: "idle-timeout", Env: "GOPHERMART_IDLE_TIMEOUT", Default: 120 * time.Second, Usage: "keep-alive idle timeout"},
+	{Key: "auth.jwt_secret", Flag: "jwt-secret", Env: "GOPHERMART_JWT_SECRET", Default: "", Usage: "HS256 signing secret (at least 32 bytes); empty: generated once and kept in the database"},
+	{Key: "auth.token_ttl", Flag: "token-ttl", Env: "GOPHERMART_TOKEN_TTL", Default: 24 * time.Hour, Usage: "lifetime of an issued token"},
+	{Key: "auth.cookie_secure", Flag: "cookie-secure", Env: "GOPHERMART_COOKIE_SECURE", Default: false, Usage: "mark the auth cookie Secure (send it over HTTPS only)"},
+	{Key: "auth.cookie_samesite", Flag: "cookie-samesite", Env: "GOPHERMART_COOKIE_SAMESITE", Default: "Lax", Usage: "SameSite attribute of the auth cookie: Strict, Lax or None"},
+	{Key: "auth.hash_concurrency", Flag: "hash-concurrency", Env: "GOPHERMART_HASH_CONCURRENCY", Default: 0, Usage: "concurrent password hash computations (19 MiB each); 0: number of CPUs"},
+	{Key: "auth.login_max_failures", Flag: "login-max-failures", Env: "GOPHERMART_LOGIN_MAX_FAILURES", Default: 5, Usage: "failed logins per login and client address before 429"},
+	{Key: "auth.login_window", Flag: "login-window", Env: "GOPHERMART_LOGIN_WINDOW", Default: 5 * time.Minute, Usage: "window over which failed logins count"},
+	{Key: "accrual.workers", Flag: "accrual-workers", Env: "GOPHERMART_ACCRUAL_WORKERS", Default: 4, Usage: "orders asked about at once"},
+	{Key: "accrual.poll_interval", Flag: "poll-interval", Env: "GOPHERMART_POLL_INTERVAL", Default: 10 * time.Second, Usage: "queue scan interval when nothing signals new work"},
+	{Key: "accrual.request_timeout", Flag: "accrual-timeout", Env: "GOPHERMART_ACCRUAL_TIMEOUT", Default: 5 * time.Second, Usage: "timeout of one request to the accrual system"},
+	{Key: "accrual.max_retries", Flag: "accrual-retries", Env: "GOPHERMART_ACCRUAL_RETRIES", Default: 3, Usage: "retries of a 5xx or network failure before the order waits for a later round"},
+	{Key: "accrual.max_backoff", Flag: "accrual-max-backoff", Env: "GOPHERMART_ACCRUAL_MAX_BACKOFF", Default: 5 * time.Minute, Usage: "cap of the growing delay between asks about one order"},
+	{Key: "accrual.lease", Flag: "accrual-lease", Env: "GOPHERMART_ACCRUAL_LEASE", Default: 60 * time.Second, Usage: "how long an instance holds a claimed order before another may take it (renewed before every request; at least 2 x accrual timeout + 2s)"},
+	{Key: "accrual.min_backoff", Flag: "accrual-min-backoff", Env: "GOPHERMART_ACCRUAL_MIN_BACKOFF", Default: 250 * time.Millisecond, Usage: "first delay before an order is asked again (PROCESSING: grows by half per ask; unknown or failing: doubles), up to the max backoff"},
+	{Key: "accrual.retry_backoff", Flag: "accrual-retry-backoff", Env: "GOPHERMART_ACCRUAL_RETRY_BACKOFF", Default: 100 * time.Millisecond, Usage: "delay before the first retry of a failed accrual request, doubling per retry"},
+	{Key: "log.level", Flag: "log-level", Env: "GOPHERMART_LOG_LEVEL", Default: "info", Usage: "log level: debug, info, warn, error"},
+	{Key: "log.format", Flag: "log-format", Env: "GOPHERMART_LOG_FORMAT", Default: "json", Usage: "log format: json or text"},
 }
 
 // ConfigFileFlag is the flag naming an optional YAML config file (env GOPHERMART_CONFIG).
@@ -79,37 +70,15 @@ const ConfigFileFlag = "config"
 // AddFlags defines every setting's flag, plus --config, on fs.
 func AddFlags(fs *pflag.FlagSet) {
 	fs.String(ConfigFileFlag, "", "YAML config file (env GOPHERMART_CONFIG); keys as in README")
-	for _, s := range Settings {
-		usage := fmt.Sprintf("%s (env %s)", s.Usage, s.Env)
-		switch d := s.Default.(type) {
-		case string:
-			fs.StringP(s.Flag, s.Short, d, usage)
-		case int:
-			fs.IntP(s.Flag, s.Short, d, usage)
-		case bool:
-			fs.BoolP(s.Flag, s.Short, d, usage)
-		case time.Duration:
-			fs.DurationP(s.Flag, s.Short, d, usage)
-		default:
-			panic(fmt.Sprintf("config: setting %s has unsupported default type %T", s.Key, d))
-		}
-	}
+	Settings.AddFlags(fs)
 }
 
 // Load reads the configuration from fs (already parsed), the environment and the config file, then
 // validates it. Errors wrap ErrInvalid and name the setting.
 func Load(fs *pflag.FlagSet) (*Config, error) {
-	v := viper.New()
-	for _, s := range Settings {
-		v.SetDefault(s.Key, s.Default)
-		if err := v.BindEnv(s.Key, s.Env); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-		}
-		if f := fs.Lookup(s.Flag); f != nil && f.Changed {
-			if err := v.BindPFlag(s.Key, f); err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-			}
-		}
+	v, err := Settings.Viper(fs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	file := ""
 	if f := fs.Lookup(ConfigFileFlag); f != nil {
@@ -125,9 +94,7 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 			return nil, fmt.Errorf("%w: config file %s: %w", ErrInvalid, file, err)
 		}
 	}
-	if err := checkTypes(v); err != nil {
-		return nil, err
-	}
+	problems := Settings.CheckTypes(v)
 	var c Config
 	if err := v.Unmarshal(&c); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(strings.Fields(err.Error()), " "))
@@ -137,19 +104,25 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 		c.Accrual.Address = "http://" + a
 	}
 	c.Accrual.Address = strings.TrimRight(c.Accrual.Address, "/")
-	if err := c.Validate(); err != nil {
-		return nil, err
+	if problems = append(problems, c.problems()...); len(problems) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; ")) // one line, every problem
 	}
 	return &c, nil
 }
 
 // Validate checks every value that could not work, naming the setting in the error.
 func (c *Config) Validate() error {
-	var errs []error
-	bad := func(key, why string) {
-		errs = append(errs, fmt.Errorf("%s: %s", settingName(key), why))
+	if problems := c.problems(); len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
 	}
-	if err := validAddress(c.HTTP.Address); err != nil {
+	return nil
+}
+
+// problems lists every value that could not work, each naming its setting.
+func (c *Config) problems() []string {
+	var problems []string
+	bad := func(key, why string) { problems = append(problems, Settings.Name(key)+": "+why) }
+	if err := settings.CheckAddress(c.HTTP.Address); err != nil {
 		bad("http.address", err.Error())
 	}
 	if _, _, err := db.ParseURI(c.DB.URI); err != nil {
@@ -198,80 +171,18 @@ func (c *Config) Validate() error {
 	}
 	if c.Accrual.MaxBackoff > 0 {
 		if c.Accrual.MinBackoff > c.Accrual.MaxBackoff {
-			bad("accrual.min_backoff", "must not exceed "+settingName("accrual.max_backoff"))
+			bad("accrual.min_backoff", "must not exceed "+Settings.Name("accrual.max_backoff"))
 		}
 		if c.Accrual.RetryBackoff > c.Accrual.MaxBackoff {
-			bad("accrual.retry_backoff", "must not exceed "+settingName("accrual.max_backoff"))
+			bad("accrual.retry_backoff", "must not exceed "+Settings.Name("accrual.max_backoff"))
 		}
 	}
 	// A request must end inside the lease renewed right before it, with room to record the answer.
 	if minLease := 2*c.Accrual.RequestTimeout + 2*time.Second; c.Accrual.Lease > 0 && c.Accrual.Lease < minLease {
 		bad("accrual.lease", fmt.Sprintf("must be at least twice %s plus 2s (%s)",
-			settingName("accrual.request_timeout"), minLease))
+			Settings.Name("accrual.request_timeout"), minLease))
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	msgs := make([]string, len(errs))
-	for i, e := range errs {
-		msgs[i] = e.Error()
-	}
-	return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(msgs, "; ")) // one line, every problem
-}
-
-// checkTypes makes sure every value given as text (env, file) parses as its setting's type, so a
-// mistake is reported naming the setting rather than deep inside the decoder.
-func checkTypes(v *viper.Viper) error {
-	var msgs []string
-	for _, s := range Settings {
-		raw, ok := v.Get(s.Key).(string)
-		if !ok {
-			continue
-		}
-		var err error
-		switch s.Default.(type) {
-		case int:
-			_, err = strconv.Atoi(strings.TrimSpace(raw))
-		case bool:
-			_, err = strconv.ParseBool(strings.TrimSpace(raw))
-		case time.Duration:
-			_, err = time.ParseDuration(strings.TrimSpace(raw))
-		}
-		if err != nil {
-			msgs = append(msgs, fmt.Sprintf("%s: cannot parse %q as %T", settingName(s.Key), raw, s.Default))
-		}
-	}
-	if len(msgs) > 0 {
-		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(msgs, "; "))
-	}
-	return nil
-}
-
-// settingName names a setting the way a user sets it: "RUN_ADDRESS (-a)".
-func settingName(key string) string {
-	for _, s := range Settings {
-		if s.Key == key {
-			if s.Short != "" {
-				return s.Env + " (-" + s.Short + ")"
-			}
-			return s.Env + " (--" + s.Flag + ")"
-		}
-	}
-	return key
-}
-
-func validAddress(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("want host:port, got %q", addr)
-	}
-	if strings.ContainsAny(host, " /?#") {
-		return fmt.Errorf("bad host %q", host)
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		return fmt.Errorf("bad port %q", port)
-	}
-	return nil
+	return problems
 }
 
 func validURL(s string) error {

@@ -3,17 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
-	"github.com/spf13/viper"
 
 	"github.com/gophermart/gophermart/modules/calculator"
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/logging"
+	"github.com/gophermart/gophermart/modules/platform/settings"
 )
 
 // errInvalid wraps every configuration mistake: exit code 2.
@@ -24,130 +22,43 @@ var errUsage = errors.New("usage")
 
 // config is the accrual binary's configuration.
 type config struct {
-	Address     string
-	DatabaseURI string
-	Calculator  calculator.Config
-	Log         logging.Config
+	Address     string            `mapstructure:"run_address"`
+	DatabaseURI string            `mapstructure:"database_uri"`
+	Calculator  calculator.Config `mapstructure:"calculator"`
+	Log         logging.Config    `mapstructure:"log"`
 }
 
-// setting is one configuration key: its flag, environment variable and default, whose type is the
-// setting's type (string, int, float64 or time.Duration).
-type setting struct {
-	key     string
-	flag    string
-	short   string
-	env     string
-	def     any
-	usage   string
-	setFrom func(c *config, v any)
-}
-
-// settings lists every setting, in the order --help and README show them.
-var settings = []setting{
-	{
-		"run_address", "run-address", "a", "RUN_ADDRESS", "localhost:8081", "address to listen on (host:port)",
-		func(c *config, v any) { c.Address = v.(string) },
-	},
-	{
-		"database_uri", "database-uri", "d", "DATABASE_URI", "", "database URL: postgres://…, sqlite://path or file:path; empty: in memory (lost at exit)",
-		func(c *config, v any) { c.DatabaseURI = v.(string) },
-	},
-	{
-		"processing_delay", "processing-delay", "", "ACCRUAL_PROCESSING_DELAY", calculator.DefaultProcessingDelay, "time an order spends in REGISTERED and again in PROCESSING",
-		func(c *config, v any) { c.Calculator.ProcessingDelay = v.(time.Duration) },
-	},
-	{
-		"rate_limit", "rate-limit", "", "ACCRUAL_RATE_LIMIT", 0, "test knob: GET /api/orders/{number} answered per minute before 429; 0: no limit",
-		func(c *config, v any) { c.Calculator.RateLimit = v.(int) },
-	},
-	{
-		"retry_after", "retry-after", "", "ACCRUAL_RETRY_AFTER", calculator.DefaultRetryAfter, "test knob: Retry-After of a 429, in seconds",
-		func(c *config, v any) { c.Calculator.RetryAfter = v.(int) },
-	},
-	{
-		"fail_rate", "fail-rate", "", "ACCRUAL_FAIL_RATE", 0.0, "test knob: fraction (0..1) of GET /api/orders/{number} answered 500",
-		func(c *config, v any) { c.Calculator.FailRate = v.(float64) },
-	},
-	{
-		"latency", "latency", "", "ACCRUAL_LATENCY", time.Duration(0), "test knob: latency added to every GET /api/orders/{number}",
-		func(c *config, v any) { c.Calculator.Latency = v.(time.Duration) },
-	},
-	{
-		"request_log", "request-log", "", "ACCRUAL_REQUEST_LOG", "", "test knob: file that gets one JSON line per GET /api/orders/{number}",
-		func(c *config, v any) { c.Calculator.RequestLog = v.(string) },
-	},
-	{
-		"log_level", "log-level", "", "ACCRUAL_LOG_LEVEL", "info", "log level: debug, info, warn, error",
-		func(c *config, v any) { c.Log.Level = v.(string) },
-	},
-	{
-		"log_format", "log-format", "", "ACCRUAL_LOG_FORMAT", "json", "log format: json or text",
-		func(c *config, v any) { c.Log.Format = v.(string) },
-	},
+// table lists every setting, in the order --help and README show them.
+var table = settings.Table{
+	{Key: "run_address", Flag: "run-address", Short: "a", Env: "RUN_ADDRESS", Default: "localhost:8081", Usage: "address to listen on (host:port)"},
+	{Key: "database_uri", Flag: "database-uri", Short: "d", Env: "DATABASE_URI", Default: "", Usage: "database URL: postgres://…, sqlite://path or file:path; empty: in memory (lost at exit)"},
+	{Key: "calculator.processing_delay", Flag: "processing-delay", Env: "ACCRUAL_PROCESSING_DELAY", Default: calculator.DefaultProcessingDelay, Usage: "time an order spends in REGISTERED and again in PROCESSING"},
+	{Key: "calculator.rate_limit", Flag: "rate-limit", Env: "ACCRUAL_RATE_LIMIT", Default: 0, Usage: "test knob: GET /api/orders/{number} answered per minute before 429; 0: no limit"},
+	{Key: "calculator.retry_after", Flag: "retry-after", Env: "ACCRUAL_RETRY_AFTER", Default: calculator.DefaultRetryAfter, Usage: "test knob: Retry-After of a 429, in seconds"},
+	{Key: "calculator.fail_rate", Flag: "fail-rate", Env: "ACCRUAL_FAIL_RATE", Default: 0.0, Usage: "test knob: fraction (0..1) of GET /api/orders/{number} answered 500"},
+	{Key: "calculator.latency", Flag: "latency", Env: "ACCRUAL_LATENCY", Default: time.Duration(0), Usage: "test knob: latency added to every GET /api/orders/{number}"},
+	{Key: "calculator.request_log", Flag: "request-log", Env: "ACCRUAL_REQUEST_LOG", Default: "", Usage: "test knob: file that gets one JSON line per GET /api/orders/{number}"},
+	{Key: "log.level", Flag: "log-level", Env: "ACCRUAL_LOG_LEVEL", Default: "info", Usage: "log level: debug, info, warn, error"},
+	{Key: "log.format", Flag: "log-format", Env: "ACCRUAL_LOG_FORMAT", Default: "json", Usage: "log format: json or text"},
 }
 
 // addFlags defines every setting's flag on fs.
-func addFlags(fs *pflag.FlagSet) {
-	for _, s := range settings {
-		usage := fmt.Sprintf("%s (env %s)", s.usage, s.env)
-		switch d := s.def.(type) {
-		case string:
-			fs.StringP(s.flag, s.short, d, usage)
-		case int:
-			fs.IntP(s.flag, s.short, d, usage)
-		case float64:
-			fs.Float64P(s.flag, s.short, d, usage)
-		case time.Duration:
-			fs.DurationP(s.flag, s.short, d, usage)
-		default:
-			panic(fmt.Sprintf("setting %s has unsupported default type %T", s.key, d))
-		}
-	}
-}
+func addFlags(fs *pflag.FlagSet) { table.AddFlags(fs) }
 
 // loadConfig reads the configuration: flag > environment > default. A flag is bound only when given,
 // so one left at its default never hides the environment. Every problem is reported on one line,
 // naming the setting, wrapped in errInvalid.
 func loadConfig(fs *pflag.FlagSet) (*config, error) {
-	v := viper.New()
-	for _, s := range settings {
-		v.SetDefault(s.key, s.def)
-		if err := v.BindEnv(s.key, s.env); err != nil {
-			return nil, fmt.Errorf("%w: %w", errInvalid, err)
-		}
-		if f := fs.Lookup(s.flag); f != nil && f.Changed {
-			if err := v.BindPFlag(s.key, f); err != nil {
-				return nil, fmt.Errorf("%w: %w", errInvalid, err)
-			}
-		}
+	v, err := table.Viper(fs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errInvalid, err)
 	}
+	problems := table.CheckTypes(v)
 	c := &config{Calculator: calculator.DefaultConfig()}
-	var problems []string
-	bad := func(s setting, format string, args ...any) {
-		problems = append(problems, settingName(s)+": "+fmt.Sprintf(format, args...))
+	if err := v.Unmarshal(c); err != nil {
+		return nil, fmt.Errorf("%w: %s", errInvalid, strings.Join(strings.Fields(err.Error()), " "))
 	}
-	for _, s := range settings {
-		raw := strings.TrimSpace(fmt.Sprint(v.Get(s.key))) // env values are text; flags and defaults are typed
-		var val any
-		var err error
-		switch s.def.(type) {
-		case string:
-			val = raw
-		case int:
-			val, err = strconv.Atoi(raw)
-		case float64:
-			val, err = strconv.ParseFloat(raw, 64)
-		case time.Duration:
-			val, err = time.ParseDuration(raw)
-		}
-		if err != nil {
-			bad(s, "cannot parse %q as %s", raw, typeName(s.def))
-			continue
-		}
-		s.setFrom(c, val)
-	}
-	problems = append(problems, c.validate()...) // a value that did not parse kept its valid default
-	if len(problems) > 0 {
+	if problems = append(problems, c.validate()...); len(problems) > 0 {
 		return nil, fmt.Errorf("%w: %s", errInvalid, strings.Join(problems, "; "))
 	}
 	return c, nil
@@ -156,17 +67,9 @@ func loadConfig(fs *pflag.FlagSet) (*config, error) {
 // validate lists every value that could not work, naming its setting.
 func (c *config) validate() []string {
 	var problems []string
-	bad := func(key, why string) {
-		for _, s := range settings {
-			if s.key == key {
-				problems = append(problems, settingName(s)+": "+why)
-			}
-		}
-	}
-	if host, port, err := net.SplitHostPort(c.Address); err != nil || strings.ContainsAny(host, " /?#") {
-		bad("run_address", fmt.Sprintf("want host:port, got %q", c.Address))
-	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		bad("run_address", fmt.Sprintf("bad port %q", port))
+	bad := func(key, why string) { problems = append(problems, table.Name(key)+": "+why) }
+	if err := settings.CheckAddress(c.Address); err != nil {
+		bad("run_address", err.Error())
 	}
 	if c.DatabaseURI != "" {
 		if _, _, err := db.ParseURI(c.DatabaseURI); err != nil {
@@ -174,45 +77,25 @@ func (c *config) validate() []string {
 		}
 	}
 	if c.Calculator.ProcessingDelay < 0 {
-		bad("processing_delay", "must not be negative")
+		bad("calculator.processing_delay", "must not be negative")
 	}
 	if c.Calculator.RateLimit < 0 {
-		bad("rate_limit", "must not be negative")
+		bad("calculator.rate_limit", "must not be negative")
 	}
 	if c.Calculator.RetryAfter < 1 {
-		bad("retry_after", "must be at least 1 second")
+		bad("calculator.retry_after", "must be at least 1 second")
 	}
 	if !(c.Calculator.FailRate >= 0 && c.Calculator.FailRate <= 1) { // also refuses NaN
-		bad("fail_rate", "must be between 0 and 1")
+		bad("calculator.fail_rate", "must be between 0 and 1")
 	}
 	if c.Calculator.Latency < 0 {
-		bad("latency", "must not be negative")
+		bad("calculator.latency", "must not be negative")
 	}
 	if _, ok := logging.ParseLevel(c.Log.Level); !ok {
-		bad("log_level", "must be debug, info, warn or error")
+		bad("log.level", "must be debug, info, warn or error")
 	}
 	if f := strings.ToLower(c.Log.Format); f != "json" && f != "text" {
-		bad("log_format", "must be json or text")
+		bad("log.format", "must be json or text")
 	}
 	return problems
-}
-
-// settingName names a setting the way a user sets it: "RUN_ADDRESS (-a)", "ACCRUAL_LATENCY (--latency)".
-func settingName(s setting) string {
-	if s.short != "" {
-		return s.env + " (-" + s.short + ")"
-	}
-	return s.env + " (--" + s.flag + ")"
-}
-
-func typeName(v any) string {
-	switch v.(type) {
-	case int:
-		return "an integer"
-	case float64:
-		return "a number"
-	case time.Duration:
-		return "a duration such as 100ms"
-	}
-	return "text"
 }

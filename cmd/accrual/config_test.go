@@ -22,8 +22,8 @@ func parse(t *testing.T, args ...string) (*config, error) {
 // clearEnv unsets every setting's environment variable for the test.
 func clearEnv(t *testing.T) {
 	t.Helper()
-	for _, s := range settings {
-		t.Setenv(s.env, "")
+	for _, s := range table {
+		t.Setenv(s.Env, "")
 	}
 }
 

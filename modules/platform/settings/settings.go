@@ -1,0 +1,145 @@
+// Package settings turns a table of settings into flags, environment bindings and a viper instance
+// with the precedence flag > environment > config file > default, where a flag left at its default
+// never hides an environment value. Both binaries describe their configuration with it.
+package settings
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Setting describes one configuration key: its flag, environment variable and default.
+type Setting struct {
+	Key     string // viper key, e.g. "http.address"; also the key in a YAML config file
+	Flag    string // long flag name
+	Short   string // one-letter flag, or ""
+	Env     string // environment variable
+	Default any    // string, int, bool, float64 or time.Duration: also the flag's type
+	Usage   string
+}
+
+// Name names a setting the way a user sets it: "RUN_ADDRESS (-a)", "GOPHERMART_TOKEN_TTL (--token-ttl)".
+func (s Setting) Name() string {
+	if s.Short != "" {
+		return s.Env + " (-" + s.Short + ")"
+	}
+	return s.Env + " (--" + s.Flag + ")"
+}
+
+// Table is a list of settings, in the order --help and the README show them.
+type Table []Setting
+
+// Name names the setting with key as a user sets it; an unknown key is returned as is.
+func (t Table) Name(key string) string {
+	for _, s := range t {
+		if s.Key == key {
+			return s.Name()
+		}
+	}
+	return key
+}
+
+// AddFlags defines every setting's flag on fs, its usage naming the environment variable.
+func (t Table) AddFlags(fs *pflag.FlagSet) {
+	for _, s := range t {
+		usage := fmt.Sprintf("%s (env %s)", s.Usage, s.Env)
+		switch d := s.Default.(type) {
+		case string:
+			fs.StringP(s.Flag, s.Short, d, usage)
+		case int:
+			fs.IntP(s.Flag, s.Short, d, usage)
+		case bool:
+			fs.BoolP(s.Flag, s.Short, d, usage)
+		case float64:
+			fs.Float64P(s.Flag, s.Short, d, usage)
+		case time.Duration:
+			fs.DurationP(s.Flag, s.Short, d, usage)
+		default:
+			panic(fmt.Sprintf("settings: %s has unsupported default type %T", s.Key, d))
+		}
+	}
+}
+
+// Viper returns a viper instance holding every setting: its default, its environment variable and,
+// only if it was given on the command line, its flag. fs must be parsed already.
+func (t Table) Viper(fs *pflag.FlagSet) (*viper.Viper, error) {
+	v := viper.New()
+	for _, s := range t {
+		v.SetDefault(s.Key, s.Default)
+		if err := v.BindEnv(s.Key, s.Env); err != nil {
+			return nil, err
+		}
+		if f := fs.Lookup(s.Flag); f != nil && f.Changed {
+			if err := v.BindPFlag(s.Key, f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return v, nil
+}
+
+// CheckTypes lists, naming each setting, the values given as text (environment, config file) that
+// do not parse as their setting's type, so a mistake is reported where the user can fix it rather
+// than deep inside a decoder. Each such value is replaced by its default in v, so that the rest can
+// still be decoded and validated and every problem reported at once.
+func (t Table) CheckTypes(v *viper.Viper) []string {
+	var problems []string
+	for _, s := range t {
+		raw, ok := v.Get(s.Key).(string)
+		if !ok {
+			continue
+		}
+		raw = strings.TrimSpace(raw)
+		var err error
+		switch s.Default.(type) {
+		case int:
+			_, err = strconv.Atoi(raw)
+		case bool:
+			_, err = strconv.ParseBool(raw)
+		case float64:
+			_, err = strconv.ParseFloat(raw, 64)
+		case time.Duration:
+			_, err = time.ParseDuration(raw)
+		}
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: cannot parse %q as %s", s.Name(), raw, typeName(s.Default)))
+			v.Set(s.Key, s.Default)
+		}
+	}
+	return problems
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case int:
+		return "an integer"
+	case bool:
+		return "true or false"
+	case float64:
+		return "a number"
+	case time.Duration:
+		return "a duration such as 100ms"
+	}
+	return "text"
+}
+
+// CheckAddress returns an error for anything but host:port with a port from 0 to 65535.
+func CheckAddress(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port, got %q", addr)
+	}
+	if strings.ContainsAny(host, " /?#") {
+		return fmt.Errorf("bad host %q", host)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("bad port %q", port)
+	}
+	return nil
+}
