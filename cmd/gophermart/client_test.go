@@ -8,17 +8,26 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gophermart/gophermart/docs/openapi"
+	"github.com/gophermart/gophermart/docs/openapi/openapitest"
 )
 
-// apiClient speaks to a running gophermart over real HTTP.
+// apiClient speaks to a running gophermart over real HTTP. Every answer is validated against the
+// OpenAPI documents: gophermart.yaml, and accrual.yaml for the accrual service's paths.
 type apiClient struct {
-	t    *testing.T
-	base string
-	http *http.Client
+	t       *testing.T
+	base    string
+	http    *http.Client
+	doc     *openapitest.Checker // gophermart's document
+	accrual *openapitest.Checker // the accrual service's, for its paths (under accrualPrefix)
+	prefix  string
 }
 
 func newAPI(t *testing.T, addr string) *apiClient {
@@ -26,7 +35,16 @@ func newAPI(t *testing.T, addr string) *apiClient {
 	return &apiClient{t: t, base: "http://" + addr, http: &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{DisableCompression: true},
-	}}
+	}, doc: openapitest.New(t, openapi.Gophermart)}
+}
+
+// newAccrualAPI is an apiClient for the accrual service at addr, mounted under prefix there ("" for
+// the accrual binary, "/accrual" for gophermart's built-in one).
+func newAccrualAPI(t *testing.T, addr, prefix string) *apiClient {
+	t.Helper()
+	a := newAPI(t, addr)
+	a.accrual, a.prefix = openapitest.NewAt(t, openapi.Accrual, prefix), prefix
+	return a
 }
 
 type apiReply struct {
@@ -67,7 +85,30 @@ func (a *apiClient) do(method, path, token string, body any) apiReply {
 	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(a.t, err)
+	a.validate(method, path, ctype, body, resp, raw)
 	return apiReply{status: resp.StatusCode, header: resp.Header, body: raw}
+}
+
+// validate checks a real answer against the document that describes its path.
+func (a *apiClient) validate(method, path, ctype string, body any, resp *http.Response, raw []byte) {
+	a.t.Helper()
+	doc := a.doc
+	if a.accrual != nil && strings.HasPrefix(path, a.prefix+"/api/") && !strings.HasPrefix(path, "/api/user/") {
+		doc = a.accrual
+	}
+	var reqBody []byte
+	switch b := body.(type) {
+	case nil:
+	case string:
+		reqBody = []byte(b)
+	default:
+		reqBody, _ = json.Marshal(b)
+	}
+	req := httptest.NewRequest(method, path, bytes.NewReader(reqBody))
+	if body != nil {
+		req.Header.Set("Content-Type", ctype)
+	}
+	doc.Check(a.t, req, openapitest.Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, false)
 }
 
 // register registers login and returns its token, requiring 200.

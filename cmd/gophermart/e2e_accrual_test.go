@@ -40,7 +40,7 @@ func startAccrualService(t *testing.T, knobs map[string]string) *accrualService 
 	}
 	p := start(t, binary(t, "accrual"), dir, env)
 	p.waitReady("/") // 404, and not a GET /api/orders/{number}: the limiter never sees it
-	a := &accrualService{p: p, api: newAPI(t, addr), log: env["ACCRUAL_REQUEST_LOG"]}
+	a := &accrualService{p: p, api: newAccrualAPI(t, addr, ""), log: env["ACCRUAL_REQUEST_LOG"]}
 	r := a.api.do(http.MethodPost, "/api/goods", "", map[string]any{"match": "Bork", "reward": 10, "reward_type": "%"})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	return a

@@ -33,7 +33,7 @@ func TestE2EConcurrentDoubleSpendProbe(t *testing.T) {
 			addr := freeAddr(t)
 			p := start(t, gm, t.TempDir(), map[string]string{"RUN_ADDRESS": addr, "DATABASE_URI": uri})
 			p.waitReady("/readyz")
-			api := newAPI(t, addr)
+			api := newAccrualAPI(t, addr, "/accrual")
 
 			// 100 points through the built-in accrual service: 10 pt for one good.
 			r := api.do(http.MethodPost, "/accrual/api/goods", "", map[string]any{"match": "Probe", "reward": 100, "reward_type": "pt"})

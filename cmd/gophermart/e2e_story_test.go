@@ -134,7 +134,7 @@ func TestE2EUserStory(t *testing.T) {
 			})
 			pg.waitReady("/readyz")
 
-			story(t, newAPI(t, gmAddr), newAPI(t, accAddr), "")
+			story(t, newAPI(t, gmAddr), newAccrualAPI(t, accAddr, ""), "")
 
 			code, out := run(t, gm, t.TempDir(), map[string]string{"DATABASE_URI": uri}, "ledger", "check")
 			assert.Equal(t, 0, code, out)
@@ -150,7 +150,7 @@ func TestE2EBuiltinAccrual(t *testing.T) {
 	addr := freeAddr(t)
 	p := start(t, gm, t.TempDir(), map[string]string{"RUN_ADDRESS": addr})
 	p.waitReady("/readyz")
-	api := newAPI(t, addr)
+	api := newAccrualAPI(t, addr, "/accrual")
 	story(t, api, api, "/accrual")
 	assert.True(t, containsLine(p.out.String(), "built-in accrual service"), "the log warns it is a local stand-in")
 
