@@ -2,18 +2,13 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,137 +17,45 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
-)
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	errBuild  error
-	buildDir  string
+	"github.com/gophermart/gophermart/modules/platform/proctest"
 )
 
 // binary builds cmd/accrual once per test run and returns its path.
 func binary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, errBuild = os.MkdirTemp("", "accrual-bin-")
-		if errBuild != nil {
-			return
-		}
-		binPath = filepath.Join(buildDir, "accrual")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			errBuild = errors.New(string(out))
-		}
-	})
-	require.NoError(t, errBuild, "go build ./cmd/accrual")
-	return binPath
+	return proctest.Build(t, "accrual", false)
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
+	proctest.Cleanup()
 	os.Exit(code)
 }
 
 // proc is the accrual binary running with env only.
 type proc struct {
-	cmd    *exec.Cmd
-	base   string
-	output *syncBuffer
-	exited chan struct{}
+	*proctest.Proc
+	base string
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
-// start runs the binary with no arguments and env (plus the inherited environment minus every
-// setting of ours), and waits until it accepts connections.
+// start runs the binary with no arguments and only env (and a free RUN_ADDRESS), and waits until it
+// accepts connections.
 func start(t *testing.T, env map[string]string) *proc {
 	t.Helper()
-	bin := binary(t)
-	addr := freeAddr(t)
-	cmd := exec.Command(bin) //nolint:gosec // the binary we just built
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if name == "RUN_ADDRESS" || name == "DATABASE_URI" || strings.HasPrefix(name, "ACCRUAL_") {
-			continue
-		}
-		cmd.Env = append(cmd.Env, kv)
-	}
-	cmd.Env = append(cmd.Env, "RUN_ADDRESS="+addr)
+	addr := proctest.FreeAddr(t)
+	full := map[string]string{"RUN_ADDRESS": addr}
 	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		full[k] = v
 	}
-	p := &proc{cmd: cmd, base: "http://" + addr, output: &syncBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.output, p.output
-	require.NoError(t, cmd.Start())
-	go func() { _ = cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
-		if t.Failed() {
-			t.Logf("accrual output:\n%s", p.output.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(context.Background(), "tcp", addr)
-		if err == nil {
-			_ = conn.Close()
-			return p
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("accrual exited before listening: %s", p.output.String())
-		default:
-		}
-		require.True(t, time.Now().Before(deadline), "accrual not listening on %s after 30s", addr)
-		time.Sleep(20 * time.Millisecond)
-	}
+	p := proctest.Start(t, binary(t), t.TempDir(), full)
+	p.WaitListening()
+	return &proc{Proc: p, base: "http://" + addr}
 }
 
 // stop sends SIGINT and returns the exit code.
 func (p *proc) stop(t *testing.T) int {
 	t.Helper()
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
-	select {
-	case <-p.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("accrual did not exit within 30s of SIGINT")
-	}
-	return p.cmd.ProcessState.ExitCode()
+	return p.Stop(syscall.SIGINT)
 }
 
 type answer struct {
@@ -300,13 +203,7 @@ func TestBinaryRestart(t *testing.T) {
 
 // TestBinaryInvalidConfig: a bad value is one line naming the setting, and exit code 2.
 func TestBinaryInvalidConfig(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t)) //nolint:gosec // the binary we just built
-	cmd.Env = append(os.Environ(), "ACCRUAL_FAIL_RATE=2", "RUN_ADDRESS=127.0.0.1:0")
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	require.ErrorAs(t, err, &ee)
-	assert.Equal(t, 2, ee.ExitCode())
-	assert.Equal(t, "accrual: invalid configuration: ACCRUAL_FAIL_RATE (--fail-rate): must be between 0 and 1\n", string(out))
+	code, out := proctest.Run(t, binary(t), t.TempDir(), map[string]string{"ACCRUAL_FAIL_RATE": "2", "RUN_ADDRESS": "127.0.0.1:0"})
+	assert.Equal(t, 2, code)
+	assert.Equal(t, "accrual: invalid configuration: ACCRUAL_FAIL_RATE (--fail-rate): must be between 0 and 1\n", out)
 }

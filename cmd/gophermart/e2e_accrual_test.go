@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
+	"github.com/gophermart/gophermart/modules/platform/proctest"
 )
 
 // End-to-end runs of both binaries, configured by environment only: the real accrual service (with
@@ -25,7 +26,7 @@ import (
 
 // accrualService is a running accrual binary with its request log.
 type accrualService struct {
-	p   *proc
+	p   *proctest.Proc
 	api *apiClient
 	log string
 }
@@ -39,7 +40,7 @@ func startAccrualService(t *testing.T, knobs map[string]string) *accrualService 
 		env[k] = v
 	}
 	p := start(t, binary(t, "accrual"), dir, env)
-	p.waitReady("/") // 404, and not a GET /api/orders/{number}: the limiter never sees it
+	p.WaitHTTP("/") // 404, and not a GET /api/orders/{number}: the limiter never sees it
 	a := &accrualService{p: p, api: newAccrualAPI(t, addr, ""), log: env["ACCRUAL_REQUEST_LOG"]}
 	r := a.api.do(http.MethodPost, "/api/goods", "", map[string]any{"match": "Bork", "reward": 10, "reward_type": "%"})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
@@ -84,7 +85,7 @@ func (a *accrualService) requests(t *testing.T) []accrualRequest {
 	return out
 }
 
-func startGophermart(t *testing.T, dir, uri, accrualAddr string, extra map[string]string) *proc {
+func startGophermart(t *testing.T, dir, uri, accrualAddr string, extra map[string]string) *proctest.Proc {
 	t.Helper()
 	env := map[string]string{
 		"RUN_ADDRESS": freeAddr(t), "DATABASE_URI": uri, "ACCRUAL_SYSTEM_ADDRESS": accrualAddr,
@@ -94,7 +95,7 @@ func startGophermart(t *testing.T, dir, uri, accrualAddr string, extra map[strin
 		env[k] = v
 	}
 	p := start(t, binary(t, "gophermart"), dir, env)
-	p.waitReady("/readyz")
+	p.WaitHTTP("/readyz")
 	return p
 }
 
@@ -185,12 +186,12 @@ func TestE2EAccrualUploadProcessedWithoutTick(t *testing.T) {
 	acc := startAccrualService(t, nil)
 	numbers := e2eNumbers(301, 1)
 	acc.register(t, numbers)
-	gm := startGophermart(t, t.TempDir(), dbtest.URI(t, "sqlite"), "http://"+acc.p.addr,
+	gm := startGophermart(t, t.TempDir(), dbtest.URI(t, "sqlite"), "http://"+acc.p.Addr,
 		map[string]string{"GOPHERMART_POLL_INTERVAL": "1h"})
-	api := newAPI(t, gm.addr)
+	api := newAPI(t, gm.Addr)
 	shoppers := uploadAll(t, numbers, 1, api)
 	waitAllProcessed(t, api, shoppers, 10*time.Second)
-	assert.Equal(t, 0, gm.stop(syscall.SIGTERM))
+	assert.Equal(t, 0, gm.Stop(syscall.SIGTERM))
 }
 
 // kill -9 in the middle of the work, restart: every accepted order is processed, none is credited
@@ -207,16 +208,16 @@ func TestE2EAccrualKill9AndRestart(t *testing.T) {
 			knobs := map[string]string{
 				"GOPHERMART_ACCRUAL_LEASE": "4s", "GOPHERMART_ACCRUAL_TIMEOUT": "1s", "GOPHERMART_ACCRUAL_WORKERS": "2",
 			}
-			first := startGophermart(t, dir, uri, "http://"+acc.p.addr, knobs)
-			shoppers := uploadAll(t, numbers, 4, newAPI(t, first.addr))
-			require.NoError(t, first.cmd.Process.Signal(syscall.SIGKILL)) // mid-flight: 80 orders at ~2 per 40 ms
-			<-first.done
+			first := startGophermart(t, dir, uri, "http://"+acc.p.Addr, knobs)
+			shoppers := uploadAll(t, numbers, 4, newAPI(t, first.Addr))
+			first.Signal(syscall.SIGKILL) // mid-flight: 80 orders at ~2 per 40 ms
+			<-first.Exited()
 			asked := len(acc.requests(t))
 			t.Logf("requests before the kill: %d of %d orders", asked, len(numbers))
 
-			second := startGophermart(t, dir, uri, "http://"+acc.p.addr, knobs)
-			waitAllProcessed(t, newAPI(t, second.addr), shoppers, 60*time.Second)
-			assert.Equal(t, 0, second.stop(syscall.SIGTERM))
+			second := startGophermart(t, dir, uri, "http://"+acc.p.Addr, knobs)
+			waitAllProcessed(t, newAPI(t, second.Addr), shoppers, 60*time.Second)
+			assert.Equal(t, 0, second.Stop(syscall.SIGTERM))
 			ledgerOK(t, uri)
 		})
 	}
@@ -229,9 +230,9 @@ func TestE2EAccrualFailing30Percent(t *testing.T) {
 	numbers := e2eNumbers(303, 40)
 	acc.register(t, numbers)
 	uri := dbtest.URI(t, "sqlite")
-	gm := startGophermart(t, t.TempDir(), uri, "http://"+acc.p.addr,
+	gm := startGophermart(t, t.TempDir(), uri, "http://"+acc.p.Addr,
 		map[string]string{"GOPHERMART_ACCRUAL_RETRY_BACKOFF": "10ms", "GOPHERMART_ACCRUAL_MIN_BACKOFF": "100ms"})
-	api := newAPI(t, gm.addr)
+	api := newAPI(t, gm.Addr)
 	shoppers := uploadAll(t, numbers, 4, api)
 	waitAllProcessed(t, api, shoppers, 60*time.Second)
 	failed := 0
@@ -241,7 +242,7 @@ func TestE2EAccrualFailing30Percent(t *testing.T) {
 		}
 	}
 	assert.Positive(t, failed, "the accrual service did fail")
-	assert.Equal(t, 0, gm.stop(syscall.SIGTERM))
+	assert.Equal(t, 0, gm.Stop(syscall.SIGTERM))
 	ledgerOK(t, uri)
 }
 
@@ -256,9 +257,9 @@ func TestE2EAccrualTwoInstances200Orders(t *testing.T) {
 	numbers := e2eNumbers(304, 200)
 	acc.register(t, numbers)
 	uri := dbtest.URI(t, "postgres")
-	a := startGophermart(t, t.TempDir(), uri, "http://"+acc.p.addr, nil)
-	b := startGophermart(t, t.TempDir(), uri, "http://"+acc.p.addr, nil)
-	apiA, apiB := newAPI(t, a.addr), newAPI(t, b.addr)
+	a := startGophermart(t, t.TempDir(), uri, "http://"+acc.p.Addr, nil)
+	b := startGophermart(t, t.TempDir(), uri, "http://"+acc.p.Addr, nil)
+	apiA, apiB := newAPI(t, a.Addr), newAPI(t, b.Addr)
 	shoppers := uploadAll(t, numbers, 10, apiA, apiB)
 	waitAllProcessed(t, apiB, shoppers, 60*time.Second)
 
@@ -273,8 +274,8 @@ func TestE2EAccrualTwoInstances200Orders(t *testing.T) {
 			assert.False(t, rs[i].Start.Before(rs[i-1].End), "order %s asked twice at once", n)
 		}
 	}
-	assert.Equal(t, 0, a.stop(syscall.SIGTERM))
-	assert.Equal(t, 0, b.stop(syscall.SIGTERM))
+	assert.Equal(t, 0, a.Stop(syscall.SIGTERM))
+	assert.Equal(t, 0, b.Stop(syscall.SIGTERM))
 	ledgerOK(t, uri)
 }
 
@@ -286,11 +287,11 @@ func TestE2EAccrualRateLimited(t *testing.T) {
 	acc := startAccrualService(t, map[string]string{"ACCRUAL_RATE_LIMIT": "5", "ACCRUAL_RETRY_AFTER": "2"})
 	numbers := e2eNumbers(305, 9)
 	acc.register(t, numbers)
-	gm := startGophermart(t, t.TempDir(), dbtest.URI(t, "sqlite"), "http://"+acc.p.addr, nil)
-	api := newAPI(t, gm.addr)
+	gm := startGophermart(t, t.TempDir(), dbtest.URI(t, "sqlite"), "http://"+acc.p.Addr, nil)
+	api := newAPI(t, gm.Addr)
 	shoppers := uploadAll(t, numbers, 1, api)
 	waitAllProcessed(t, api, shoppers, 3*time.Minute)
-	assert.Equal(t, 0, gm.stop(syscall.SIGTERM))
+	assert.Equal(t, 0, gm.Stop(syscall.SIGTERM))
 
 	reqs := acc.requests(t)
 	var first time.Time

@@ -32,7 +32,7 @@ func TestE2EConcurrentDoubleSpendProbe(t *testing.T) {
 			uri := dbtest.URI(t, engine)
 			addr := freeAddr(t)
 			p := start(t, gm, t.TempDir(), map[string]string{"RUN_ADDRESS": addr, "DATABASE_URI": uri})
-			p.waitReady("/readyz")
+			p.WaitHTTP("/readyz")
 			api := newAccrualAPI(t, addr, "/accrual")
 
 			// 100 points through the built-in accrual service: 10 pt for one good.
@@ -77,7 +77,7 @@ func TestE2EConcurrentDoubleSpendProbe(t *testing.T) {
 			assert.Equal(t, 10, won, "exactly the balance's worth of withdrawals")
 			r = api.do(http.MethodGet, "/api/user/balance", tok, nil)
 			assert.JSONEq(t, `{"current":0,"withdrawn":100}`, string(r.body))
-			assert.Equal(t, 0, p.stop(syscall.SIGTERM))
+			assert.Equal(t, 0, p.Stop(syscall.SIGTERM))
 			code, out := run(t, gm, t.TempDir(), map[string]string{"DATABASE_URI": uri}, "ledger", "check")
 			assert.Equal(t, 0, code, out)
 		})

@@ -128,18 +128,18 @@ func TestE2EUserStory(t *testing.T) {
 			uri := dbtest.URI(t, engine)
 			accAddr, gmAddr := freeAddr(t), freeAddr(t)
 			pa := start(t, acc, t.TempDir(), map[string]string{"RUN_ADDRESS": accAddr, "DATABASE_URI": uri})
-			pa.waitReady("/api/orders/0")
+			pa.WaitHTTP("/api/orders/0")
 			pg := start(t, gm, t.TempDir(), map[string]string{
 				"RUN_ADDRESS": gmAddr, "DATABASE_URI": uri, "ACCRUAL_SYSTEM_ADDRESS": "http://" + accAddr,
 			})
-			pg.waitReady("/readyz")
+			pg.WaitHTTP("/readyz")
 
 			story(t, newAPI(t, gmAddr), newAccrualAPI(t, accAddr, ""), "")
 
 			code, out := run(t, gm, t.TempDir(), map[string]string{"DATABASE_URI": uri}, "ledger", "check")
 			assert.Equal(t, 0, code, out)
-			assert.Equal(t, 0, pg.stop(syscall.SIGTERM))
-			assert.Equal(t, 0, pa.stop(syscall.SIGINT))
+			assert.Equal(t, 0, pg.Stop(syscall.SIGTERM))
+			assert.Equal(t, 0, pa.Stop(syscall.SIGINT))
 		})
 	}
 }
@@ -149,10 +149,10 @@ func TestE2EBuiltinAccrual(t *testing.T) {
 	gm := binary(t, "gophermart")
 	addr := freeAddr(t)
 	p := start(t, gm, t.TempDir(), map[string]string{"RUN_ADDRESS": addr})
-	p.waitReady("/readyz")
+	p.WaitHTTP("/readyz")
 	api := newAccrualAPI(t, addr, "/accrual")
 	story(t, api, api, "/accrual")
-	assert.True(t, containsLine(p.out.String(), "built-in accrual service"), "the log warns it is a local stand-in")
+	assert.True(t, containsLine(p.Output(), "built-in accrual service"), "the log warns it is a local stand-in")
 
 	r := api.do(http.MethodGet, "/metrics", "", nil)
 	require.Equal(t, http.StatusOK, r.status)
@@ -165,7 +165,7 @@ func TestE2EBuiltinAccrual(t *testing.T) {
 	assert.Contains(t, m, `go_sql_open_connections{db_name="gophermart"}`, "database pool metrics")
 	assert.NotRegexp(t, `method="(GETT|POSTT)`, m)
 	for _, secret := range []string{"story password", "Bearer"} {
-		assert.NotContains(t, p.out.String(), secret, "logs never carry passwords or tokens")
+		assert.NotContains(t, p.Output(), secret, "logs never carry passwords or tokens")
 	}
-	assert.Equal(t, 0, p.stop(syscall.SIGTERM))
+	assert.Equal(t, 0, p.Stop(syscall.SIGTERM))
 }

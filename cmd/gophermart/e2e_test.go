@@ -23,7 +23,7 @@ func TestE2EDefaultsServeAccounts(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	p := start(t, gm, dir, map[string]string{"RUN_ADDRESS": addr})
-	p.waitReady("/readyz")
+	p.WaitHTTP("/readyz")
 	api := newAPI(t, addr)
 
 	tok := api.register("alice", "correct horse")
@@ -64,8 +64,8 @@ func TestE2EDefaultsServeAccounts(t *testing.T) {
 	r = api.do(http.MethodGet, "/api/user/balance", tok, nil)
 	assert.Equal(t, http.StatusOK, r.status, string(r.body))
 
-	assert.Equal(t, 0, p.stop(syscall.SIGTERM), "SIGTERM exits 0")
-	assert.False(t, containsLine(p.out.String(), "correct horse"), "passwords never reach the log")
+	assert.Equal(t, 0, p.Stop(syscall.SIGTERM), "SIGTERM exits 0")
+	assert.False(t, containsLine(p.Output(), "correct horse"), "passwords never reach the log")
 }
 
 // SIGTERM while requests are in flight: every accepted request completes, the process exits 0.
@@ -73,7 +73,7 @@ func TestE2EGracefulShutdownFinishesInFlight(t *testing.T) {
 	gm := binary(t, "gophermart")
 	addr := freeAddr(t)
 	p := start(t, gm, t.TempDir(), map[string]string{"RUN_ADDRESS": addr, "GOPHERMART_HASH_CONCURRENCY": "1"})
-	p.waitReady("/readyz")
+	p.WaitHTTP("/readyz")
 	api := newAPI(t, addr)
 	api.register("warmup", "password1") // the first request pays for lazy set-up
 
@@ -99,7 +99,7 @@ func TestE2EGracefulShutdownFinishesInFlight(t *testing.T) {
 	// Give the requests time to connect (the hashing they queue for lasts far longer than this).
 	time.Sleep(150 * time.Millisecond)
 	signalled := time.Now()
-	code := p.stop(syscall.SIGTERM)
+	code := p.Stop(syscall.SIGTERM)
 	wg.Wait()
 	assert.Equal(t, 0, code)
 	after := 0
@@ -171,16 +171,16 @@ func TestE2ETwoInstancesOnePostgres(t *testing.T) {
 	a, b := freeAddr(t), freeAddr(t)
 	pa := start(t, gm, t.TempDir(), map[string]string{"RUN_ADDRESS": a, "DATABASE_URI": uri})
 	pb := start(t, gm, t.TempDir(), map[string]string{"RUN_ADDRESS": b, "DATABASE_URI": uri})
-	pa.waitReady("/readyz")
-	pb.waitReady("/readyz")
+	pa.WaitHTTP("/readyz")
+	pb.WaitHTTP("/readyz")
 
 	tok := newAPI(t, a).register("shared", "password1")
 	r := newAPI(t, b).do(http.MethodGet, "/api/user/balance", tok, nil)
 	assert.Equal(t, http.StatusOK, r.status, "instance B accepts A's token: %s", r.body)
 	r = newAPI(t, b).do(http.MethodPost, "/api/user/register", "", map[string]string{"login": "SHARED", "password": "password1"})
 	assert.Equal(t, http.StatusConflict, r.status)
-	assert.Equal(t, 0, pa.stop(syscall.SIGINT))
-	assert.Equal(t, 0, pb.stop(syscall.SIGTERM))
+	assert.Equal(t, 0, pa.Stop(syscall.SIGINT))
+	assert.Equal(t, 0, pb.Stop(syscall.SIGTERM))
 }
 
 func hasEngine(t *testing.T, name string) bool {
