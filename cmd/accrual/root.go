@@ -1,12 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/fx"
+
+	"github.com/gophermart/gophermart/modules/platform/runner"
 )
 
 // stopTimeout bounds graceful shutdown: in-flight requests and the processing loop get this long.
@@ -51,24 +51,4 @@ serves until SIGINT or SIGTERM. Every setting is a flag or an environment variab
 }
 
 // serve runs the service until SIGINT/SIGTERM, then stops it gracefully.
-func serve(cfg *config) error {
-	app := fx.New(appOptions(cfg), fx.StopTimeout(stopTimeout))
-	if err := app.Err(); err != nil {
-		return err
-	}
-	startCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := app.Start(startCtx); err != nil {
-		return fmt.Errorf("start: %w", err)
-	}
-	sig := <-app.Wait()
-	stopCtx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-	defer cancel()
-	if err := app.Stop(stopCtx); err != nil {
-		return fmt.Errorf("stop: %w", err)
-	}
-	if sig.ExitCode != 0 {
-		return fmt.Errorf("stopped with exit code %d", sig.ExitCode)
-	}
-	return nil
-}
+func serve(cfg *config) error { return runner.Run(appOptions(cfg), stopTimeout) }

@@ -1,12 +1,11 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/fx"
+
+	"github.com/gophermart/gophermart/modules/platform/runner"
 )
 
 // stopTimeout bounds graceful shutdown: in-flight requests and accrual calls get this long.
@@ -24,25 +23,7 @@ SIGTERM; then stop accepting, finish in-flight requests, stop the worker and exi
 			if err != nil {
 				return err
 			}
-			app := fx.New(serveOptions(cfg), fx.StopTimeout(stopTimeout))
-			if err := app.Err(); err != nil {
-				return err
-			}
-			startCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			if err := app.Start(startCtx); err != nil {
-				return fmt.Errorf("start: %w", err)
-			}
-			sig := <-app.Wait()
-			stopCtx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-			defer cancel()
-			if err := app.Stop(stopCtx); err != nil {
-				return fmt.Errorf("stop: %w", err)
-			}
-			if sig.ExitCode != 0 {
-				return fmt.Errorf("stopped with exit code %d", sig.ExitCode)
-			}
-			return nil
+			return runner.Run(serveOptions(cfg), stopTimeout)
 		},
 	}
 }
