@@ -6,46 +6,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gophermart/gophermart/modules/platform/fakeclock"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+func newFakeClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
 func TestGatePauseClosesIt(t *testing.T) {
 	clk := newFakeClock()
-	g := newGate(time.Minute, clk.now)
+	g := newGate(time.Minute, clk.Now)
 	assert.Zero(t, g.reserve(), "open by default")
 	assert.Equal(t, -1, g.budget(), "no limit known")
 
-	g.pause(clk.now().Add(5*time.Second), 0)
+	g.pause(clk.Now().Add(5*time.Second), 0)
 	assert.Equal(t, 5*time.Second, g.reserve())
 	assert.Equal(t, 5*time.Second, g.delay())
 	assert.Zero(t, g.budget())
-	g.pause(clk.now().Add(2*time.Second), 0) // a shorter pause never shortens the current one
-	clk.advance(3 * time.Second)
+	g.pause(clk.Now().Add(2*time.Second), 0) // a shorter pause never shortens the current one
+	clk.Advance(3 * time.Second)
 	assert.Equal(t, 2*time.Second, g.reserve())
-	clk.advance(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	assert.Zero(t, g.reserve(), "open again when the pause has passed")
 }
 
@@ -55,16 +39,16 @@ func TestGatePacesToTheLearnedLimit(t *testing.T) {
 	clk := newFakeClock()
 	const window = time.Minute
 	const limit = 7
-	g := newGate(window, clk.now)
-	g.pause(clk.now(), limit)
+	g := newGate(window, clk.Now)
+	g.pause(clk.Now(), limit)
 	var sends []time.Time
-	end := clk.now().Add(10 * time.Minute)
-	for clk.now().Before(end) {
+	end := clk.Now().Add(10 * time.Minute)
+	for clk.Now().Before(end) {
 		if d := g.reserve(); d == 0 {
-			sends = append(sends, clk.now())
+			sends = append(sends, clk.Now())
 			continue // try again at once: as fast as the gate allows
 		}
-		clk.advance(250 * time.Millisecond)
+		clk.Advance(250 * time.Millisecond)
 	}
 	for i := range sends {
 		in := 0
@@ -81,22 +65,22 @@ func TestGatePacesToTheLearnedLimit(t *testing.T) {
 // 429 Retry-After 60: all 20 have gone out about one minute after the first 429, not two.
 func TestGateTwentyOrdersWithLimitTenTakeAboutOneMinute(t *testing.T) {
 	clk := newFakeClock()
-	g := newGate(time.Minute, clk.now)
-	start := clk.now()
+	g := newGate(time.Minute, clk.Now)
+	start := clk.Now()
 	for range 11 { // 10 answered, the 11th gets the 429; none of them knew the limit yet
 		require.Zero(t, g.reserve())
-		clk.advance(10 * time.Millisecond)
+		clk.Advance(10 * time.Millisecond)
 	}
-	g.pause(clk.now().Add(60*time.Second), 10)
+	g.pause(clk.Now().Add(60*time.Second), 10)
 	done := 10
 	for done < 20 {
 		if d := g.reserve(); d > 0 {
-			clk.advance(d)
+			clk.Advance(d)
 			continue
 		}
 		done++
 	}
-	assert.Less(t, clk.now().Sub(start), 62*time.Second, "finished about a minute after the first 429")
+	assert.Less(t, clk.Now().Sub(start), 62*time.Second, "finished about a minute after the first 429")
 }
 
 // The pool's goroutines share one gate: together they never exceed N per window. Real clock, short
@@ -166,8 +150,8 @@ func TestGateWaitGivesUpPastTheDeadline(t *testing.T) {
 // touching the 429 pause; unreserve gives back a slot whose request did not go.
 func TestGateHoldUntilAndUnreserve(t *testing.T) {
 	clk := newFakeClock()
-	g := newGate(time.Minute, clk.now)
-	g.pause(clk.now(), 2)
+	g := newGate(time.Minute, clk.Now)
+	g.pause(clk.Now(), 2)
 	require.Zero(t, g.reserve())
 	require.Zero(t, g.reserve())
 	assert.Positive(t, g.reserve(), "two per window")
@@ -175,13 +159,13 @@ func TestGateHoldUntilAndUnreserve(t *testing.T) {
 	assert.Zero(t, g.reserve(), "the slot given back is free again")
 
 	g.unreserve()
-	g.holdUntil(clk.now().Add(3 * time.Second))
+	g.holdUntil(clk.Now().Add(3 * time.Second))
 	assert.Equal(t, 3*time.Second, g.delay())
 	assert.Zero(t, g.budget())
-	g.holdUntil(clk.now().Add(time.Second)) // never shortened
+	g.holdUntil(clk.Now().Add(time.Second)) // never shortened
 	assert.Equal(t, 3*time.Second, g.reserve())
 	until, _ := g.state()
-	assert.False(t, until.After(clk.now()), "not a 429 pause")
-	clk.advance(3 * time.Second)
+	assert.False(t, until.After(clk.Now()), "not a 429 pause")
+	clk.Advance(3 * time.Second)
 	assert.Zero(t, g.reserve())
 }

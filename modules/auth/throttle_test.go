@@ -6,32 +6,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gophermart/gophermart/modules/platform/fakeclock"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// fakeClock is a settable clock for the throttle.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newTestThrottle(maxFailures int, window time.Duration, capacity int) (*throttle, *fakeClock) {
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+func newTestThrottle(maxFailures int, window time.Duration, capacity int) (*throttle, *fakeclock.Clock) {
+	clk := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	th := newThrottle(maxFailures, window, capacity)
-	th.now = clk.now
+	th.now = clk.Now
 	return th, clk
 }
 
@@ -47,9 +31,9 @@ func TestThrottleLocksAfterMaxFailures(t *testing.T) {
 	th, clk := newTestThrottle(3, time.Minute, 100)
 	k := throttleKey{login: "alice", ip: "10.0.0.1"}
 	fail(t, th, k)
-	clk.advance(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	fail(t, th, k)
-	clk.advance(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	fail(t, th, k)
 
 	retry, ok := th.begin(k)
@@ -63,7 +47,7 @@ func TestThrottleLocksAfterMaxFailures(t *testing.T) {
 	_, ok = th.begin(throttleKey{login: "bob", ip: "10.0.0.1"})
 	assert.True(t, ok, "another login from the same address is not locked")
 
-	clk.advance(40 * time.Second) // the first failure leaves the window: one more attempt allowed
+	clk.Advance(40 * time.Second) // the first failure leaves the window: one more attempt allowed
 	_, ok = th.begin(k)
 	require.True(t, ok)
 	th.end(k, failed)
@@ -71,7 +55,7 @@ func TestThrottleLocksAfterMaxFailures(t *testing.T) {
 	require.False(t, ok)
 	assert.Equal(t, 10*time.Second, retry)
 
-	clk.advance(time.Minute) // all failures expired
+	clk.Advance(time.Minute) // all failures expired
 	_, ok = th.begin(k)
 	require.True(t, ok)
 	th.end(k, failed)
@@ -150,14 +134,14 @@ func TestThrottleMemoryIsBounded(t *testing.T) {
 	for i := range 10_000 { // a flood of distinct logins, each failing once
 		fail(t, th, throttleKey{login: "user" + strconv.Itoa(i), ip: "10.9.9.9"})
 		if i%1000 == 0 {
-			clk.advance(time.Millisecond)
+			clk.Advance(time.Millisecond)
 		}
 		require.LessOrEqual(t, th.len(), 100)
 	}
 	assert.Equal(t, 100, th.len())
 	assert.Equal(t, th.order.Len(), th.len(), "list and map agree")
 
-	clk.advance(2 * time.Minute) // everything expired: the next insert sweeps it away
+	clk.Advance(2 * time.Minute) // everything expired: the next insert sweeps it away
 	fail(t, th, throttleKey{login: "late", ip: "10.0.0.3"})
 	assert.Equal(t, 1, th.len())
 }

@@ -11,32 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gophermart/gophermart/modules/platform/fakeclock"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// fakeClock is a settable clock for the rate limiter.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func TestGateWindow(t *testing.T) {
 	g, err := NewGate(Config{RateLimit: 3})
 	require.NoError(t, err)
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	g.now = clock.Now
 	admit := func(n int) []Verdict {
 		out := make([]Verdict, n)
@@ -85,7 +69,7 @@ func TestRateLimitHTTP(t *testing.T) {
 	cfg.RateLimit = 2
 	cfg.RetryAfter = 7
 	ts := newTestService(t, engines(t)["sqlite"](t), cfg)
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	ts.gate.now = clock.Now
 	path := "/api/orders/" + luhn("4000000001")
 
