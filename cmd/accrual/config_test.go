@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -120,4 +121,14 @@ func TestConfigInvalid(t *testing.T) {
 	require.ErrorIs(t, err, errInvalid)
 	assert.Contains(t, err.Error(), "ACCRUAL_RATE_LIMIT")
 	assert.Contains(t, err.Error(), "ACCRUAL_FAIL_RATE", "every problem at once")
+}
+
+// Every setting of the accrual binary is documented in README: its flag and environment variable.
+func TestREADMEDocumentsEverySetting(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	for _, s := range table {
+		assert.Contains(t, string(raw), "`--"+s.Flag+"`", s.Key)
+		assert.Contains(t, string(raw), "`"+s.Env+"`", s.Key)
+	}
 }
