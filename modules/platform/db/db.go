@@ -98,7 +98,9 @@ func ParseURI(uri string) (Dialect, string, error) {
 func sqliteDSN(path string) string {
 	path, query, _ := strings.Cut(path, "?")
 	params := []string{
-		"_pragma=journal_mode(WAL)", "_pragma=busy_timeout(10000)", "_pragma=synchronous(FULL)",
+		// busy_timeout first: the pragmas run in order on every new connection, and switching to WAL
+		// needs a lock that another process opening the same file may hold at that moment.
+		"_pragma=busy_timeout(10000)", "_pragma=journal_mode(WAL)", "_pragma=synchronous(FULL)",
 		"_pragma=foreign_keys(1)", "_txlock=immediate",
 	}
 	if query != "" {
@@ -129,7 +131,7 @@ func Open(cfg Config) (*DB, error) {
 				return nil, fmt.Errorf("create database directory: %w", err)
 			}
 		}
-		g, err = gorm.Open(sqlite.Open(dsn), gcfg)
+		g, err = openSQLite(dsn, gcfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
@@ -156,6 +158,25 @@ func Open(cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
 	return d, nil
+}
+
+// openSQLite opens an SQLite file. Several processes opening one new file at once race to switch it
+// to WAL, and SQLite answers that race with SQLITE_BUSY at once, without waiting for busy_timeout
+// (seen in the concurrent-migrators test, 1 run in 10): so retry that error for a while.
+func openSQLite(dsn string, gcfg *gorm.Config) (*gorm.DB, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g, err := gorm.Open(sqlite.Open(dsn), gcfg)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return g, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func isBusy(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
 }
 
 // Dialect tells which engine this is.
