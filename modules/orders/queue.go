@@ -45,8 +45,16 @@ type claimRow struct {
 	Attempts int64  `gorm:"column:attempts"`
 }
 
-// Claim leases up to limit due orders, earliest due first, to owner for lease: an order is due when
-// its next_poll_at has passed and nobody holds a live lease on it.
+// Claim leases up to limit due orders to owner for lease: an order is due when its next_poll_at has
+// passed and nobody holds a live lease on it. Due orders are picked fairly:
+//
+//   - orders never asked about yet (NEW with no attempt) come before re-polls, so a new upload is
+//     asked at once whatever backlog waits;
+//   - within each of those two classes, users take turns: every user's earliest-due order, then
+//     every user's second, and so on, so one user's thousands of unanswered orders never delay
+//     another user's order by more than one turn.
+//
+// The ranking reads only due rows through the partial index on next_poll_at.
 func (q *Queue) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]queue.Job, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -55,16 +63,29 @@ func (q *Queue) Claim(ctx context.Context, owner string, limit int, lease time.D
 	until := queueTime(now.Add(lease))
 	lock := ""
 	if q.db.Dialect() == db.Postgres {
-		lock = " FOR UPDATE SKIP LOCKED"
+		lock = " FOR UPDATE SKIP LOCKED" // the due check is repeated on the locked row's latest version
 	}
 	var rows []claimRow
 	err := q.db.Conn(ctx).Raw(`UPDATE gm_orders SET lease_owner = ?, lease_until = ?, next_poll_at = ?
 		WHERE number IN (
 			SELECT number FROM gm_orders
-			WHERE next_poll_at <= ? AND status IN (?, ?) AND (lease_until IS NULL OR lease_until < ?)
-			ORDER BY next_poll_at LIMIT ?`+lock+`)
+			WHERE number IN (
+				SELECT number FROM (
+					SELECT number, next_poll_at, klass,
+						ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY klass, next_poll_at, number) AS turn
+					FROM (
+						SELECT number, user_id, next_poll_at,
+							CASE WHEN status = ? AND attempts = 0 THEN 0 ELSE 1 END AS klass
+						FROM gm_orders
+						WHERE next_poll_at <= ? AND status IN (?, ?) AND (lease_until IS NULL OR lease_until < ?)
+					) due
+				) ranked
+				ORDER BY klass, turn, next_poll_at, number LIMIT ?)
+			AND next_poll_at <= ? AND status IN (?, ?) AND (lease_until IS NULL OR lease_until < ?)`+lock+`)
 		RETURNING number, user_id, status, attempts`,
-		owner, until, until, now, StatusNew, StatusProcessing, now, limit).Scan(&rows).Error
+		owner, until, until,
+		StatusNew, now, StatusNew, StatusProcessing, now, limit,
+		now, StatusNew, StatusProcessing, now).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("claim due orders: %w", err)
 	}

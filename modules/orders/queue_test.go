@@ -411,3 +411,44 @@ func TestQueueRenewExtendsOnlyALiveOwnLease(t *testing.T) {
 		})
 	}
 }
+
+// Claims are fair: an order never asked about comes before every re-poll, however much earlier the
+// re-polls fell due, and users take turns, so one user's backlog delays another user's order by one
+// turn at most.
+func TestQueueClaimIsFairAcrossUsers(t *testing.T) {
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := open(t)
+			ctx := context.Background()
+			q := NewQueue(d)
+			backlog := queueFixture(t, d, 3, 40) // user-3: 40 orders asked before, due long ago
+			require.NoError(t, d.Conn(ctx).Exec("UPDATE gm_orders SET attempts = 5, next_poll_at = ? WHERE user_id = ?",
+				queueTime(time.Now().Add(-time.Hour)), "user-3").Error)
+			other := queueFixture(t, d, 4, 3) // user-4: three re-polls, due later than the whole backlog
+			require.NoError(t, d.Conn(ctx).Exec("UPDATE gm_orders SET attempts = 1, next_poll_at = ? WHERE user_id = ?",
+				queueTime(time.Now().Add(-time.Second)), "user-4").Error)
+			fresh := queueFixture(t, d, 5, 1) // user-5: one order never asked about, due last of all
+
+			got, err := q.Claim(ctx, "A", 3, time.Minute)
+			require.NoError(t, err)
+			byUser := map[string][]ordernum.Number{}
+			for _, j := range got {
+				byUser[j.UserID] = append(byUser[j.UserID], j.Number)
+			}
+			assert.Equal(t, []ordernum.Number{fresh[0]}, byUser["user-5"], "the new order first")
+			assert.Len(t, byUser["user-3"], 1, "then one turn each: %v", byUser)
+			assert.Len(t, byUser["user-4"], 1, "then one turn each: %v", byUser)
+			assert.Equal(t, backlog[0], byUser["user-3"][0], "a user's earliest due order is their turn")
+			assert.Equal(t, other[0], byUser["user-4"][0], "a user's earliest due order is their turn")
+
+			got, err = q.Claim(ctx, "B", 4, time.Minute)
+			require.NoError(t, err)
+			users := map[string]int{}
+			for _, j := range got {
+				users[j.UserID]++
+			}
+			assert.Equal(t, map[string]int{"user-3": 2, "user-4": 2}, users, "turns continue round-robin")
+		})
+	}
+}
