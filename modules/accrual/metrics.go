@@ -26,7 +26,7 @@ func NewCollector(w *Worker, orders Orders) *Collector {
 	return &Collector{
 		w: w, orders: orders,
 		responses: prometheus.NewDesc("accrual_responses_total",
-			"Answers of the accrual system by outcome: processed, processing, invalid, not_registered (204), rate_limited (429), failed (5xx, network, unexpected), bad_answer (an impossible accrual: a human must look).",
+			"Answers of the accrual system by outcome: processed, processing, invalid, not_registered (204), rate_limited (429), failed (5xx, network, unexpected), timeout (no whole answer within the deadline), redirect (3xx, never followed), bad_answer (an impossible accrual: a human must look).",
 			[]string{"outcome"}, nil),
 		requests: prometheus.NewDesc("accrual_requests_total", "Requests sent to the accrual system.", nil, nil),
 		credited: prometheus.NewDesc("accrual_credited_points_total", "Points credited to users by this instance.", nil, nil),
@@ -49,10 +49,12 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	s := c.w.Stats()
-	answered := s.Processed + s.Invalid + s.NotRegistered + s.RateLimited + s.Failures + s.BadAnswers
+	answered := s.Processed + s.Invalid + s.NotRegistered + s.RateLimited + s.Failures + s.Timeouts +
+		s.Redirects + s.BadAnswers
 	outcomes := map[string]int64{
 		"processed": s.Processed, "invalid": s.Invalid, "not_registered": s.NotRegistered,
-		"rate_limited": s.RateLimited, "failed": s.Failures, "bad_answer": s.BadAnswers,
+		"rate_limited": s.RateLimited, "failed": s.Failures, "timeout": s.Timeouts, "redirect": s.Redirects,
+		"bad_answer": s.BadAnswers,
 		"processing": max(0, s.Requests-answered),
 	}
 	for outcome, n := range outcomes {

@@ -89,3 +89,22 @@ func (s *stateStore) reserveSend(ctx context.Context, limit int, window time.Dur
 	}
 	return 0, nil
 }
+
+// ClearPause ends the pause shared through d at once, for an operator who knows the accrual system
+// is answering again (`gophermart resync`); running instances adopt it within a quarter second. It
+// returns when the cleared pause would have ended, or the zero time when none was in force. The
+// learned limit stays: instances keep pacing themselves to it.
+func ClearPause(ctx context.Context, d *db.DB) (time.Time, error) {
+	s := &stateStore{db: d}
+	until, _, err := s.load(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if err := d.Conn(ctx).Exec("UPDATE gm_accrual_state SET pause_until = NULL WHERE name = ?", stateName).Error; err != nil {
+		return time.Time{}, fmt.Errorf("clear accrual rate-limit pause: %w", err)
+	}
+	if !until.After(time.Now()) {
+		return time.Time{}, nil
+	}
+	return until, nil
+}
