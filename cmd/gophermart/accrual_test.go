@@ -32,7 +32,9 @@ import (
 
 // These tests run the real accrual worker against the real orders queue and balance service on a
 // real database (SQLite, and PostgreSQL when GOPHERMART_TEST_DSN is set), and a scripted accrual
-// system over real HTTP (httptest). They wait for outcomes with generous bounds, never assert speed.
+// system over real HTTP (httptest): what the modules do together, across instances and restarts. The
+// worker's own logic is tested in modules/accrual. They wait for outcomes with generous bounds, never
+// assert speed.
 
 // reply is one scripted answer of the fake accrual system.
 type reply struct {
@@ -323,146 +325,6 @@ func TestWorkerNotifyDispatchesAtOnce(t *testing.T) {
 	}
 }
 
-// Every kind of answer maps as the contract says: 204 stays NEW and is asked again with growing,
-// capped backoff; INVALID is final; REGISTERED/PROCESSING make the order PROCESSING; PROCESSED
-// settles and credits, with or without an accrual.
-func TestWorkerMapsAnswers(t *testing.T) {
-	for name, open := range dbtest.Engines(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			d := open(t)
-			nums := upload(t, d, orders.NopNotifier{}, 2, 5, 1)
-			unknown, invalid, slow, bare, stuck := nums[0], nums[1], nums[2], nums[3], nums[4]
-			fake := newFakeAccrual(t, func(_, n string, call int) reply {
-				switch n {
-				case unknown:
-					return reply{status: http.StatusNoContent}
-				case invalid:
-					return statusReply(n, "INVALID")
-				case slow:
-					switch call {
-					case 1:
-						return statusReply(n, "REGISTERED")
-					case 2:
-						return statusReply(n, "PROCESSING")
-					}
-					return processed(n, "10")
-				case bare:
-					return statusReply(n, "PROCESSED")
-				}
-				return statusReply(n, "REGISTERED")
-			})
-			cfg := testAccrualConfig()
-			cfg.MinBackoff, cfg.MaxBackoff = 100*time.Millisecond, 400*time.Millisecond
-			w := newTestWorker(d, cfg, fake.srv.URL)
-			startWorker(t, w)
-			waitFor(t, 20*time.Second, "the answers to settle", func() bool {
-				st := orderStates(t, d)
-				return st[invalid].Status == orders.StatusInvalid && st[slow].Status == orders.StatusProcessed &&
-					st[bare].Status == orders.StatusProcessed && fake.callsOf(unknown) >= 5 && fake.callsOf(stuck) >= 3
-			})
-			stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			require.NoError(t, w.Stop(stopCtx))
-
-			hits, calls, _, _ := fake.snapshot()
-			st := orderStates(t, d)
-
-			u := st[unknown]
-			assert.Equal(t, orders.StatusNew, u.Status, "204 keeps the order NEW")
-			assert.Equal(t, int64(calls[unknown]), u.Attempts, "every 204 counts an attempt")
-			require.NotNil(t, u.NextPollAt, "still queued")
-			assert.Nil(t, u.LeaseOwner)
-			var times []time.Time
-			for _, h := range hits {
-				if h.order == unknown {
-					times = append(times, h.at)
-				}
-			}
-			gaps := make([]time.Duration, 0, len(times)-1)
-			for i := 1; i < len(times); i++ {
-				gaps = append(gaps, times[i].Sub(times[i-1]))
-			}
-			require.GreaterOrEqual(t, len(gaps), 4)
-			assert.Greater(t, gaps[1], gaps[0], "backoff grows: %v", gaps)
-			assert.Greater(t, gaps[2], gaps[1], "backoff grows: %v", gaps)
-			assert.GreaterOrEqual(t, gaps[0], 80*time.Millisecond, "not asked again at once: %v", gaps)
-			assert.Less(t, u.NextPollAt.Sub(times[len(times)-1]), cfg.MaxBackoff+200*time.Millisecond, "capped")
-
-			assert.Equal(t, orders.StatusInvalid, st[invalid].Status)
-			assert.Nil(t, st[invalid].NextPollAt)
-			assert.Equal(t, 1, calls[invalid], "INVALID is final: never asked again")
-
-			assert.Equal(t, orders.StatusProcessed, st[slow].Status)
-			require.NotNil(t, st[slow].Accrual)
-			assert.Equal(t, int64(1000), *st[slow].Accrual)
-			assert.Equal(t, 3, calls[slow], "asked until final, then never again")
-
-			assert.Equal(t, orders.StatusProcessed, st[bare].Status)
-			assert.Nil(t, st[bare].Accrual, "PROCESSED without an accrual credits nothing")
-
-			assert.Equal(t, orders.StatusProcessing, st[stuck].Status, "REGISTERED makes the order PROCESSING")
-			assert.Positive(t, st[stuck].Attempts)
-
-			assert.Equal(t, int64(1), creditCount(t, d))
-			checkLedger(t, d)
-			s := w.Stats()
-			assert.Equal(t, int64(2), s.Processed)
-			assert.Equal(t, int64(1), s.Invalid)
-			assert.Equal(t, int64(calls[unknown]), s.NotRegistered)
-		})
-	}
-}
-
-// One 429 pauses the whole pool: no request reaches the accrual system until Retry-After has
-// passed (the requests already in flight when it answered aside), and then every order ends final.
-func TestWorkerPoolSharesOne429Pause(t *testing.T) {
-	for name, open := range dbtest.Engines(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			d := open(t)
-			nums := upload(t, d, orders.NopNotifier{}, 3, 100, 3)
-			var mu sync.Mutex
-			var limitedAt time.Time
-			fake := newFakeAccrual(t, func(_, n string, _ int) reply {
-				mu.Lock()
-				defer mu.Unlock()
-				if limitedAt.IsZero() {
-					limitedAt = time.Now()
-					return reply{status: http.StatusTooManyRequests, header: map[string]string{"Retry-After": "1"}}
-				}
-				r := processed(n, "1.5")
-				r.delay = 30 * time.Millisecond // without one shared pause, the rest of the pool goes on asking
-				return r
-			})
-			cfg := testAccrualConfig()
-			cfg.Workers = 6
-			w := newTestWorker(d, cfg, fake.srv.URL)
-			startWorker(t, w)
-			waitFor(t, 20*time.Second, "every order to be final", func() bool { return pendingCount(t, d) == 0 })
-
-			hits, calls, _, answers := fake.snapshot()
-			mu.Lock()
-			t429 := limitedAt
-			mu.Unlock()
-			const grace = 200 * time.Millisecond // requests sent before the 429 reached the worker
-			var during []time.Duration
-			for _, h := range hits {
-				if off := h.at.Sub(t429); off > grace && off < time.Second {
-					during = append(during, off)
-				}
-			}
-			assert.Empty(t, during, "requests during the pause (offsets from the 429)")
-			assert.Equal(t, 1, answers[http.StatusTooManyRequests])
-			for _, n := range nums {
-				assert.LessOrEqual(t, calls[n], 2, "order %s", n)
-			}
-			assert.Equal(t, int64(len(nums)), creditCount(t, d))
-			checkLedger(t, d)
-		})
-	}
-}
-
 // The pause is shared through the database: two instances (two workers with their own pools), and
 // the one that did not get the 429 stops too.
 func TestInstancesShareThe429PauseThroughTheDatabase(t *testing.T) {
@@ -510,63 +372,6 @@ func TestInstancesShareThe429PauseThroughTheDatabase(t *testing.T) {
 			}
 			assert.Empty(t, during, "requests during the shared pause")
 			assert.Positive(t, byInstance["b"], "both instances worked")
-			assert.Equal(t, int64(len(nums)), creditCount(t, d))
-			checkLedger(t, d)
-		})
-	}
-}
-
-// After a 429 saying "No more than N requests per minute", the pool never sends more than N in any
-// window (the window is shortened to 600 ms for the test; arrival times get 150 ms of slack).
-func TestWorkerPacesToTheLearnedLimit(t *testing.T) {
-	for name, open := range dbtest.Engines(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			d := open(t)
-			nums := upload(t, d, orders.NopNotifier{}, 5, 25, 2)
-			const limit = 5
-			const window = 600 * time.Millisecond
-			var mu sync.Mutex
-			var limitedAt time.Time
-			fake := newFakeAccrual(t, func(_, n string, _ int) reply {
-				mu.Lock()
-				defer mu.Unlock()
-				if limitedAt.IsZero() {
-					limitedAt = time.Now()
-					return reply{
-						status: http.StatusTooManyRequests, header: map[string]string{"Retry-After": "1"},
-						body: fmt.Sprintf("No more than %d requests per minute allowed", limit),
-					}
-				}
-				return processed(n, "3")
-			})
-			cfg := testAccrualConfig()
-			cfg.Workers = 4
-			cfg.RateWindow = window
-			w := newTestWorker(d, cfg, fake.srv.URL)
-			startWorker(t, w)
-			waitFor(t, 30*time.Second, "every order to be final", func() bool { return pendingCount(t, d) == 0 })
-
-			hits, _, _, _ := fake.snapshot()
-			mu.Lock()
-			t429 := limitedAt
-			mu.Unlock()
-			var after []time.Time
-			for _, h := range hits {
-				if h.at.Sub(t429) > 500*time.Millisecond { // the pause, in-flight requests aside
-					after = append(after, h.at)
-				}
-			}
-			sort.Slice(after, func(i, j int) bool { return after[i].Before(after[j]) })
-			require.GreaterOrEqual(t, len(after), len(nums)-limit)
-			for i := range after {
-				in := 0
-				for j := i; j < len(after) && after[j].Sub(after[i]) < window-150*time.Millisecond; j++ {
-					in++
-				}
-				assert.LessOrEqual(t, in, limit, "requests in the window starting %s after the 429",
-					after[i].Sub(t429))
-			}
 			assert.Equal(t, int64(len(nums)), creditCount(t, d))
 			checkLedger(t, d)
 		})
@@ -828,6 +633,17 @@ func TestResyncCommand(t *testing.T) {
 			assert.Equal(t, "made 1 pending orders due; 2 unknown/final numbers skipped\n",
 				run(nums[0], nums[3], orderNumber(12, 99)))
 			assert.Equal(t, "made 3 pending orders due; 0 unknown/final numbers skipped\n", run())
+
+			// A stored pause (a day's Retry-After, say) is cleared, and the command says so.
+			until := time.Now().UTC().Add(24 * time.Hour).Truncate(time.Second)
+			require.NoError(t, d.Conn(ctx).Exec("UPDATE gm_accrual_state SET pause_until = ?", until).Error)
+			assert.Equal(t, "made 3 pending orders due; 0 unknown/final numbers skipped\n"+
+				"cleared the accrual system's rate-limit pause (it would have lasted until "+until.Format(time.RFC3339)+")\n",
+				run())
+			var stored []*time.Time
+			require.NoError(t, d.Conn(ctx).Raw("SELECT pause_until FROM gm_accrual_state").Scan(&stored).Error)
+			require.Len(t, stored, 1)
+			assert.Nil(t, stored[0], "no pause left in the database")
 			st := orderStates(t, d)
 			for _, n := range nums[:3] {
 				assert.Zero(t, st[n].Attempts)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/fx"
@@ -21,7 +22,9 @@ func newResyncCmd() *cobra.Command {
 attempt count, so that the accrual worker asks about them at once instead of after its backoff, e.g.
 after an accrual outage. Orders an instance is asking about right now are left to it. On PostgreSQL
 running instances are notified and start at once; otherwise they pick the orders up on their next
-poll. Final (INVALID, PROCESSED) and unknown numbers are skipped and counted.`,
+poll. Final (INVALID, PROCESSED) and unknown numbers are skipped and counted. A rate-limit pause
+kept from the accrual system's last 429 is cleared too (the learned per-minute limit stays), and
+the command says so.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			numbers := make([]ordernum.Number, 0, len(args))
 			for _, a := range args {
@@ -56,7 +59,15 @@ poll. Final (INVALID, PROCESSED) and unknown numbers are skipped and counted.`,
 				fmt.Fprintf(out, "; %d in flight left to the instance asking about them", res.InFlight)
 			}
 			fmt.Fprintln(out)
-			if res.Due > 0 {
+			until, err := accrual.ClearPause(ctx, d)
+			if err != nil {
+				return err
+			}
+			if !until.IsZero() {
+				fmt.Fprintf(out, "cleared the accrual system's rate-limit pause (it would have lasted until %s)\n",
+					until.UTC().Format(time.RFC3339))
+			}
+			if res.Due > 0 || !until.IsZero() {
 				return accrual.NotifyDue(ctx, d, "resync")
 			}
 			return nil

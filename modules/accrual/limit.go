@@ -211,6 +211,13 @@ func (l *limiter) rateLimited(ctx context.Context, rl *RateLimitedError) (bool, 
 	before, _ := l.snapshot()
 	l.adopt(until, rl.Limit)
 	err := l.state.pause(ctx, until, rl.Limit)
+	if err == nil {
+		l.mu.Lock()
+		if until.After(l.stored) {
+			l.stored = until // the database holds this pause now, or a longer one
+		}
+		l.mu.Unlock()
+	}
 	return until.After(before), err
 }
 

@@ -80,7 +80,7 @@ func (q *Queue) Claim(ctx context.Context, owner string, limit int, lease time.D
 						WHERE next_poll_at <= ? AND status IN (?, ?) AND (lease_until IS NULL OR lease_until < ?)
 					) due
 				) ranked
-				ORDER BY klass, turn, next_poll_at, number LIMIT ?)
+				ORDER BY turn, klass, next_poll_at, number LIMIT ?)
 			AND next_poll_at <= ? AND status IN (?, ?) AND (lease_until IS NULL OR lease_until < ?)`+lock+`)
 		RETURNING number, user_id, status, attempts`,
 		owner, until, until,

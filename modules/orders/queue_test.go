@@ -412,9 +412,9 @@ func TestQueueRenewExtendsOnlyALiveOwnLease(t *testing.T) {
 	}
 }
 
-// Claims are fair: an order never asked about comes before every re-poll, however much earlier the
-// re-polls fell due, and users take turns, so one user's backlog delays another user's order by one
-// turn at most.
+// Claims are fair: users take turns, and within a turn an order never asked about comes before
+// re-polls, however much earlier the re-polls fell due, so one user's backlog delays another user's
+// order by one turn at most.
 func TestQueueClaimIsFairAcrossUsers(t *testing.T) {
 	for name, open := range dbtest.Engines(t) {
 		t.Run(name, func(t *testing.T) {
@@ -422,12 +422,12 @@ func TestQueueClaimIsFairAcrossUsers(t *testing.T) {
 			d := open(t)
 			ctx := context.Background()
 			q := NewQueue(d)
-			backlog := queueFixture(t, d, 3, 40) // user-3: 40 orders asked before, due long ago
-			require.NoError(t, d.Conn(ctx).Exec("UPDATE gm_orders SET attempts = 5, next_poll_at = ? WHERE user_id = ?",
+			backlog := queueFixture(t, d, 3, 40) // user-3: 40 orders never asked about, due long ago
+			require.NoError(t, d.Conn(ctx).Exec("UPDATE gm_orders SET next_poll_at = ? WHERE user_id = ?",
 				queueTime(time.Now().Add(-time.Hour)), "user-3").Error)
 			other := queueFixture(t, d, 4, 3) // user-4: three re-polls, due later than the whole backlog
-			require.NoError(t, d.Conn(ctx).Exec("UPDATE gm_orders SET attempts = 1, next_poll_at = ? WHERE user_id = ?",
-				queueTime(time.Now().Add(-time.Second)), "user-4").Error)
+			require.NoError(t, d.Conn(ctx).Exec("UPDATE gm_orders SET attempts = 1, status = ?, next_poll_at = ? WHERE user_id = ?",
+				StatusProcessing, queueTime(time.Now().Add(-time.Second)), "user-4").Error)
 			fresh := queueFixture(t, d, 5, 1) // user-5: one order never asked about, due last of all
 
 			got, err := q.Claim(ctx, "A", 3, time.Minute)
@@ -436,19 +436,29 @@ func TestQueueClaimIsFairAcrossUsers(t *testing.T) {
 			for _, j := range got {
 				byUser[j.UserID] = append(byUser[j.UserID], j.Number)
 			}
-			assert.Equal(t, []ordernum.Number{fresh[0]}, byUser["user-5"], "the new order first")
-			assert.Len(t, byUser["user-3"], 1, "then one turn each: %v", byUser)
-			assert.Len(t, byUser["user-4"], 1, "then one turn each: %v", byUser)
-			assert.Equal(t, backlog[0], byUser["user-3"][0], "a user's earliest due order is their turn")
-			assert.Equal(t, other[0], byUser["user-4"][0], "a user's earliest due order is their turn")
+			assert.Equal(t, map[string][]ordernum.Number{
+				"user-3": {backlog[0]}, "user-4": {other[0]}, "user-5": {fresh[0]},
+			}, byUser, "one turn each, a user's earliest due order first")
 
-			got, err = q.Claim(ctx, "B", 4, time.Minute)
+			got, err = q.Claim(ctx, "B", 2, time.Minute)
 			require.NoError(t, err)
 			users := map[string]int{}
 			for _, j := range got {
 				users[j.UserID]++
 			}
-			assert.Equal(t, map[string]int{"user-3": 2, "user-4": 2}, users, "turns continue round-robin")
+			assert.Equal(t, map[string]int{"user-3": 1, "user-4": 1}, users, "turns go on round-robin")
+
+			// Within one turn, never-asked orders come first: with room for one, user-3's second
+			// order (new) goes before user-4's third (a re-poll), though it fell due an hour earlier
+			// only by chance: reversing the due times must not change the pick.
+			require.NoError(t, d.Conn(ctx).Exec("UPDATE gm_orders SET next_poll_at = ? WHERE user_id = ? AND lease_owner IS NULL",
+				queueTime(time.Now().Add(-time.Millisecond)), "user-3").Error)
+			require.NoError(t, d.Conn(ctx).Exec("UPDATE gm_orders SET next_poll_at = ? WHERE user_id = ? AND lease_owner IS NULL",
+				queueTime(time.Now().Add(-time.Hour)), "user-4").Error)
+			got, err = q.Claim(ctx, "C", 1, time.Minute)
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			assert.Equal(t, "user-3", got[0].UserID, "the new order before the re-poll")
 		})
 	}
 }
