@@ -124,7 +124,9 @@ func (d *dispatcher) round(ctx context.Context, backlog chan<- claim) (time.Dura
 		return time.Second, false
 	}
 	if wait := d.limit.delay(); wait > 0 {
-		return wait, false // paused or paced: claiming now would only hold leases idle
+		// Paused or paced: claiming now would only hold leases idle. Look again at least every
+		// syncEvery, so that a pause cleared by an operator ends here within that long.
+		return min(wait, syncEvery), false
 	}
 	busy := len(d.pool.workers) + int(d.waiting.Load())
 	free := 2*d.cfg.Workers - busy

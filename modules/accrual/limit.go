@@ -119,14 +119,17 @@ func (l *limiter) wait(ctx context.Context, deadline time.Time) (ticket, error) 
 			return ticket{}, &holdError{wait: d}
 		}
 		l.mu.Unlock()
-		if d > 0 && !sleep(ctx, d) {
-			if r != nil {
-				r.Cancel()
-			}
-			return ticket{}, ctx.Err()
-		}
 		if r == nil && d > 0 {
-			continue // the gate was closed: look again, a pacing slot is still to be taken
+			// The gate is closed: look again after at most syncEvery, since an operator may clear the
+			// pause meanwhile; a pacing slot is still to be taken then.
+			if !sleep(ctx, min(d, syncEvery)) {
+				return ticket{}, ctx.Err()
+			}
+			continue
+		}
+		if d > 0 && !sleep(ctx, d) {
+			r.Cancel()
+			return ticket{}, ctx.Err()
 		}
 		l.mu.Lock()
 		closed := l.closedLocked(time.Now()) > 0 // a 429 answered while this request waited its turn
