@@ -110,10 +110,3 @@ func (s *slot) release() {
 	<-s.p.workers
 	s.p.signal()
 }
-
-// moved reports whether the slot is in the slow lane.
-func (s *slot) moved() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.slow
-}
