@@ -65,7 +65,8 @@ var ErrNotRegistered = errors.New("order not registered in the accrual system")
 
 // RateLimitedError is a 429 answer: nothing may be sent before RetryAfter has passed.
 type RateLimitedError struct {
-	// RetryAfter is how long to wait, from Retry-After (DefaultRetryAfter when missing or odd).
+	// RetryAfter is how long to wait, from Retry-After (DefaultRetryAfter when missing or odd),
+	// never above Config.MaxRetryAfter.
 	RetryAfter time.Duration
 	// Limit is N from the body "No more than N requests per minute allowed"; 0 when absent.
 	Limit int
@@ -76,7 +77,7 @@ func (e *RateLimitedError) Error() string {
 }
 
 // ServerError is an answer that is neither a result nor a known condition: a 5xx, an unexpected
-// status code, or a 200 whose body makes no sense. It is retried.
+// status code, a body over the cap, or a 200 whose body makes no sense. It is retried.
 type ServerError struct {
 	Status int
 	Detail string
@@ -251,8 +252,9 @@ func (c *HTTPClient) failed(ctx, askCtx context.Context, n ordernum.Number, doin
 func decodeResult(n ordernum.Number, body []byte) (Result, error) {
 	fields, err := scanAnswer(body)
 	if err != nil {
-		if errors.Is(err, ErrAmbiguousAnswer) {
-			return Result{}, &BadAnswerError{Order: n, Detail: err.Error(), Err: ErrAmbiguousAnswer}
+		var amb *ambiguityError
+		if errors.As(err, &amb) {
+			return Result{}, &BadAnswerError{Order: n, Detail: amb.detail, Err: ErrAmbiguousAnswer}
 		}
 		return Result{}, &ServerError{Status: http.StatusOK, Detail: "undecodable body: " + err.Error()}
 	}
@@ -266,7 +268,7 @@ func decodeResult(n ordernum.Number, body []byte) (Result, error) {
 		}
 		res.Accrual = &amt
 	default:
-		return Result{}, &BadAnswerError{Order: n, Detail: fmt.Sprintf("accrual is a %s, not a number", kind(v)), Err: points.ErrInvalid}
+		return Result{}, &BadAnswerError{Order: n, Detail: "accrual: want a number, got " + kind(v), Err: points.ErrInvalid}
 	}
 	switch v := fields["order"].(type) {
 	case nil:
@@ -275,7 +277,7 @@ func decodeResult(n ordernum.Number, body []byte) (Result, error) {
 			return Result{}, &ServerError{Status: http.StatusOK, Detail: fmt.Sprintf("answer about order %q", snippet([]byte(v)))}
 		}
 	default:
-		return Result{}, &ServerError{Status: http.StatusOK, Detail: fmt.Sprintf("order is a %s, not a string", kind(v))}
+		return Result{}, &ServerError{Status: http.StatusOK, Detail: "order: want a string, got " + kind(v)}
 	}
 	status, _ := fields["status"].(string)
 	switch Status(status) {
@@ -290,10 +292,15 @@ func decodeResult(n ordernum.Number, body []byte) (Result, error) {
 // answerKeys are the keys decodeResult uses.
 var answerKeys = []string{"order", "status", "accrual"}
 
+// ambiguityError is scanAnswer's error for a key seen twice or in two spellings.
+type ambiguityError struct{ detail string }
+
+func (e *ambiguityError) Error() string { return e.detail }
+
 // scanAnswer checks that body is exactly one JSON object with no key twice and returns the scalar
 // values of answerKeys (string, json.Number, bool or nil for null); a compound value is returned as
 // its opening json.Delim. A key that matches one of answerKeys only up to case, or any key seen
-// twice, gives an error wrapping ErrAmbiguousAnswer.
+// twice, gives an *ambiguityError.
 func scanAnswer(body []byte) (map[string]json.Token, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // numbers keep their exact text
@@ -313,12 +320,12 @@ func scanAnswer(body []byte) (map[string]json.Token, error) {
 		}
 		key, _ := t.(string) // Token only yields a string here: an object's key
 		if seen[key] {
-			return nil, fmt.Errorf("%w: %q", ErrAmbiguousAnswer, snippet([]byte(key)))
+			return nil, &ambiguityError{fmt.Sprintf("key %q twice", snippet([]byte(key)))}
 		}
 		seen[key] = true
 		for _, k := range answerKeys {
 			if key != k && strings.EqualFold(key, k) { // encoding/json's own key matching rule
-				return nil, fmt.Errorf("%w: %q and %q", ErrAmbiguousAnswer, snippet([]byte(key)), k)
+				return nil, &ambiguityError{fmt.Sprintf("key %q read as %q", snippet([]byte(key)), k)}
 			}
 		}
 		v, err := dec.Token()
@@ -368,16 +375,16 @@ func skipCompound(dec *json.Decoder, first json.Token) error {
 func kind(t json.Token) string {
 	switch t.(type) {
 	case string:
-		return "string"
+		return "a string"
 	case json.Number:
-		return "number"
+		return "a number"
 	case bool:
-		return "boolean"
+		return "a boolean"
 	case json.Delim:
 		if t == json.Delim('[') {
-			return "array"
+			return "an array"
 		}
-		return "object"
+		return "an object"
 	}
 	return fmt.Sprintf("%T", t)
 }

@@ -35,12 +35,12 @@ const maxDigits = 15
 
 // Parse reads a decimal number exactly (no float64 on the way) and rounds it half-up to hundredths,
 // so "729.97998046875" is 72998. Scale never matters: trailing zeros and exponents only move the
-// decimal point, so "729.98" followed by any number of zeros is 72998 and "1e-1000000" is 0 (every
-// magnitude below 0.005 rounds to 0). The text is a sign, digits with an optional point and an
-// optional exponent ("-1", "+.5", "5.", "1.5e2"), at most MaxLen bytes once surrounding space is
-// trimmed. Negative or over-Max values give ErrOutOfRange ("1e1000000" included: no power of ten is
-// ever computed); anything else that is not such a number (NaN, Inf, hex, empty, over MaxLen) gives
-// ErrInvalid.
+// decimal point, so "729.98" followed by 45 zeros is 72998 and "1e-1000000" is 0 (every magnitude
+// below 0.005 rounds to 0). The text is a sign, digits with an optional point and an optional
+// exponent ("-1", "+.5", "5.", "1.5e2"), at most MaxLen bytes once surrounding space is trimmed.
+// Values above Max ("1e1000000" included: no power of ten is ever computed) and negative ones (even
+// "-0.001"; "-0" is 0) give ErrOutOfRange; anything that is not such a number (NaN, Inf, hex,
+// empty, over MaxLen) gives ErrInvalid.
 func Parse(s string) (Amount, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > MaxLen {
