@@ -47,7 +47,7 @@ type Client interface {
 	//   - *RateLimitedError: 429;
 	//   - *BadAnswerError: a 200 whose accrual cannot be read or cannot be right, or that names a
 	//     key twice;
-	//   - *RedirectError: a 3xx, never followed;
+	//   - *RedirectError: a 3xx, never followed (it unwraps to a *ServerError with that status);
 	//   - *TimeoutError: no whole answer within the deadline (errors.Is(err,
 	//     context.DeadlineExceeded) holds too);
 	//   - *ServerError: a 5xx, another unexpected status, a body over the cap, or a 200 that makes
@@ -91,7 +91,9 @@ func (e *ServerError) Error() string {
 }
 
 // RedirectError is a 3xx answer. Redirects are never followed: an answer about money comes from
-// the configured address or not at all. It is a failed ask, asked again with backoff.
+// the configured address or not at all. It is a failed ask, asked again with backoff. It unwraps
+// to a *ServerError with the same status, so code that treats every unexpected answer alike, or
+// tells a redirect by a ServerError's 3xx status, handles it too.
 type RedirectError struct {
 	// Status is the 3xx status code.
 	Status int
@@ -101,6 +103,10 @@ type RedirectError struct {
 
 func (e *RedirectError) Error() string {
 	return fmt.Sprintf("accrual system answered %d (redirect to %q, not followed)", e.Status, e.Location)
+}
+
+func (e *RedirectError) Unwrap() error {
+	return &ServerError{Status: e.Status, Detail: fmt.Sprintf("redirect to %q, not followed", e.Location)}
 }
 
 // TimeoutError is an ask that got no whole answer, headers and body, within the request timeout.

@@ -300,6 +300,9 @@ func TestHTTPClientNeverFollowsRedirects(t *testing.T) {
 			require.ErrorAs(t, err, &re)
 			assert.Equal(t, code, re.Status)
 			assert.Equal(t, loc, re.Location)
+			var se *ServerError
+			require.ErrorAs(t, err, &se, "a redirect is also an unexpected answer")
+			assert.Equal(t, code, se.Status)
 			assert.Zero(t, res)
 			assert.Zero(t, hits.Load(), "the redirect was followed")
 		})
