@@ -60,6 +60,7 @@ var Settings = settings.Table{
 	{Key: "accrual.lease", Flag: "accrual-lease", Env: "GOPHERMART_ACCRUAL_LEASE", Default: 60 * time.Second, Usage: "how long an instance holds a claimed order before another may take it (renewed before every request; at least 2 x accrual timeout + 2s)"},
 	{Key: "accrual.min_backoff", Flag: "accrual-min-backoff", Env: "GOPHERMART_ACCRUAL_MIN_BACKOFF", Default: 250 * time.Millisecond, Usage: "first delay before an order is asked again (PROCESSING: grows by half per ask; unknown or failing: doubles), up to the max backoff"},
 	{Key: "accrual.retry_backoff", Flag: "accrual-retry-backoff", Env: "GOPHERMART_ACCRUAL_RETRY_BACKOFF", Default: 100 * time.Millisecond, Usage: "delay before the first retry of a failed accrual request, doubling per retry"},
+	{Key: "accrual.max_retry_after", Flag: "accrual-max-retry-after", Env: "GOPHERMART_ACCRUAL_MAX_RETRY_AFTER", Default: 2 * time.Minute, Usage: "cap of the pause a 429's Retry-After may ask for"},
 	{Key: "log.level", Flag: "log-level", Env: "GOPHERMART_LOG_LEVEL", Default: "info", Usage: "log level: debug, info, warn, error"},
 	{Key: "log.format", Flag: "log-format", Env: "GOPHERMART_LOG_FORMAT", Default: "json", Usage: "log format: json or text"},
 }
@@ -157,6 +158,7 @@ func (c *Config) problems() []string {
 		"accrual.request_timeout": int64(c.Accrual.RequestTimeout), "accrual.max_backoff": int64(c.Accrual.MaxBackoff),
 		"accrual.lease": int64(c.Accrual.Lease), "db.max_open_conns": int64(c.DB.MaxOpenConns),
 		"accrual.min_backoff": int64(c.Accrual.MinBackoff), "accrual.retry_backoff": int64(c.Accrual.RetryBackoff),
+		"accrual.max_retry_after": int64(c.Accrual.MaxRetryAfter),
 	}
 	for _, s := range Settings { // in table order, so errors come out stable
 		if n, ok := positive[s.Key]; ok && n <= 0 {

@@ -137,6 +137,7 @@ func TestInvalidValuesNameTheSetting(t *testing.T) {
 		{name: "negative min backoff", env: map[string]string{"GOPHERMART_ACCRUAL_MIN_BACKOFF": "-1s"}, want: "GOPHERMART_ACCRUAL_MIN_BACKOFF (--accrual-min-backoff): must be positive"},
 		{name: "min backoff over max", env: map[string]string{"GOPHERMART_ACCRUAL_MIN_BACKOFF": "10m"}, want: "GOPHERMART_ACCRUAL_MIN_BACKOFF (--accrual-min-backoff): must not exceed GOPHERMART_ACCRUAL_MAX_BACKOFF"},
 		{name: "huge retry backoff", env: map[string]string{"GOPHERMART_ACCRUAL_RETRY_BACKOFF": "1000h"}, want: "GOPHERMART_ACCRUAL_RETRY_BACKOFF (--accrual-retry-backoff): must not exceed GOPHERMART_ACCRUAL_MAX_BACKOFF"},
+		{name: "zero max retry after", env: map[string]string{"GOPHERMART_ACCRUAL_MAX_RETRY_AFTER": "0s"}, want: "GOPHERMART_ACCRUAL_MAX_RETRY_AFTER (--accrual-max-retry-after): must be positive"},
 		{name: "lease shorter than two requests", args: []string{"--accrual-lease", "10s", "--accrual-timeout", "5s"}, want: "GOPHERMART_ACCRUAL_LEASE (--accrual-lease): must be at least twice GOPHERMART_ACCRUAL_TIMEOUT"},
 	}
 	for _, tt := range tests {
@@ -157,6 +158,21 @@ func TestMissingConfigFile(t *testing.T) {
 	clearEnv(t)
 	_, err := load(t, "--config", filepath.Join(t.TempDir(), "nope.yaml"))
 	require.ErrorIs(t, err, config.ErrInvalid)
+}
+
+// The Retry-After cap defaults to two minutes and takes flag over env.
+func TestAccrualMaxRetryAfter(t *testing.T) {
+	clearEnv(t)
+	cfg, err := load(t)
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Minute, cfg.Accrual.MaxRetryAfter)
+	t.Setenv("GOPHERMART_ACCRUAL_MAX_RETRY_AFTER", "90s")
+	cfg, err = load(t)
+	require.NoError(t, err)
+	assert.Equal(t, 90*time.Second, cfg.Accrual.MaxRetryAfter)
+	cfg, err = load(t, "--accrual-max-retry-after", "5m")
+	require.NoError(t, err)
+	assert.Equal(t, 5*time.Minute, cfg.Accrual.MaxRetryAfter)
 }
 
 // The accrual lease leaves room for a request renewed at its start: Lease >= 2*RequestTimeout + 2s.

@@ -26,6 +26,11 @@ type Config struct {
 	// RetryBackoff is the delay before the first retry of a failed request within one ask, doubling
 	// per retry. Zero means 100 ms.
 	RetryBackoff time.Duration `mapstructure:"retry_backoff"`
+	// MaxRetryAfter caps the pause a 429's Retry-After may ask for (and the default pause when it
+	// names none). Zero means two minutes: twice the contract's one-minute window covers any honest
+	// per-minute limiter, while a hostile or misconfigured Retry-After of a day stalls the pipeline
+	// at most two minutes, at the cost of one extra request per cap.
+	MaxRetryAfter time.Duration `mapstructure:"max_retry_after"`
 	// RateWindow is the accrual system's rate-limit window: after a 429 saying "No more than N
 	// requests per minute", at most N requests go out in any RateWindow. Not a setting (the contract
 	// says a minute); zero means one minute. Tests shorten it.
@@ -60,6 +65,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryBackoff <= 0 {
 		c.RetryBackoff = 100 * time.Millisecond
+	}
+	if c.MaxRetryAfter <= 0 {
+		c.MaxRetryAfter = 2 * time.Minute
 	}
 	if c.RateWindow <= 0 {
 		c.RateWindow = time.Minute

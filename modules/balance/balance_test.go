@@ -349,7 +349,7 @@ func TestMoneyRoundTrip(t *testing.T) {
 			assert.Equal(t, `{"current":9999999999.99,"withdrawn":0}`, e.balanceJSON(t, "bob"))
 			withdraw("bob", num(7, 20), "1234567.89")
 			assert.Equal(t, `{"current":9998765432.1,"withdrawn":1234567.89}`, e.balanceJSON(t, "bob"))
-			withdraw("bob", num(7, 21), "9998765432.10")
+			withdraw("bob", num(7, 21), "9998765432.10"+strings.Repeat("0", 45)) // scale is not size
 			assert.Equal(t, `{"current":0,"withdrawn":9999999999.99}`, e.balanceJSON(t, "bob"))
 			e.healthy(t)
 		})

@@ -23,41 +23,153 @@ var ErrInvalid = errors.New("not a valid amount")
 // ErrOutOfRange is returned for an amount that is negative or above Max.
 var ErrOutOfRange = errors.New("amount out of range")
 
+// MaxLen is the longest text Parse reads, in bytes after trimming surrounding space. It bounds the
+// work and the memory a number may cost, whatever its exponent says. 512 leaves room for any
+// float64 of at least a kopeck printed to its last exact digit (under 80 characters) followed by
+// hundreds of padding zeros; a longer number is refused, never truncated.
+const MaxLen = 512
+
+// maxDigits is how many digits Max has in hundredths (10^14 is 15 digits); a larger count of
+// integer hundredths is out of range without computing it.
+const maxDigits = 15
+
 // Parse reads a decimal number exactly (no float64 on the way) and rounds it half-up to hundredths,
-// so "729.97998046875" is 72998. Negative or over-Max values give ErrOutOfRange; anything that is not
-// a plain decimal number (NaN, Inf, hex, empty, a huge exponent) gives ErrInvalid.
+// so "729.97998046875" is 72998. Scale never matters: trailing zeros and exponents only move the
+// decimal point, so "729.98" followed by 45 zeros is 72998 and "1e-1000000" is 0 (every magnitude
+// below 0.005 rounds to 0). The text is a sign, digits with an optional point and an optional
+// exponent ("-1", "+.5", "5.", "1.5e2"), at most MaxLen bytes once surrounding space is trimmed.
+// Values above Max ("1e1000000" included: no power of ten is ever computed) and negative ones (even
+// "-0.001"; "-0" is 0) give ErrOutOfRange; anything that is not such a number (NaN, Inf, hex,
+// empty, over MaxLen) gives ErrInvalid.
 func Parse(s string) (Amount, error) {
 	s = strings.TrimSpace(s)
-	if s == "" || len(s) > 64 {
+	if s == "" || len(s) > MaxLen {
 		return 0, ErrInvalid
 	}
-	for _, r := range s {
-		if !strings.ContainsRune("0123456789.-+eE", r) {
-			return 0, ErrInvalid
-		}
-	}
-	d, err := decimal.NewFromString(s)
+	n, err := scan(s)
 	if err != nil {
-		return 0, ErrInvalid
+		return 0, err
 	}
-	// Refuse exponents that would make decimal allocate huge numbers (1e1000000).
-	if d.Exponent() > 20 || d.Exponent() < -40 {
-		if d.IsZero() {
-			return 0, nil
-		}
-		if d.Exponent() > 20 {
-			return 0, ErrOutOfRange
-		}
-		return 0, nil // 1e-1000 rounds to zero
+	return n.hundredths()
+}
+
+// number is a scanned decimal: (-1)^neg × digits × 10^exp, where digits has no leading or trailing
+// zeros (empty for zero).
+type number struct {
+	neg    bool
+	digits string
+	exp    int64
+}
+
+// expLimit saturates an exponent: beyond it every nonzero number is far above Max or rounds to 0,
+// and exponent arithmetic stays far from int64 overflow.
+const expLimit = 1 << 40
+
+// scan reads s (trimmed, at most MaxLen bytes) by the grammar [+-] digits [. digits] [(e|E) [+-]
+// digits], with at least one digit before the exponent.
+func scan(s string) (number, error) {
+	var n number
+	i := 0
+	if s[0] == '+' || s[0] == '-' {
+		n.neg = s[0] == '-'
+		i++
 	}
-	if d.IsNegative() {
+	intStart := i
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	intPart := s[intStart:i]
+	fracPart := ""
+	if i < len(s) && s[i] == '.' {
+		i++
+		fracStart := i
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		fracPart = s[fracStart:i]
+	}
+	if intPart == "" && fracPart == "" {
+		return number{}, ErrInvalid
+	}
+	var exp int64
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		expNeg := false
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			expNeg = s[i] == '-'
+			i++
+		}
+		if i == len(s) {
+			return number{}, ErrInvalid
+		}
+		for ; i < len(s) && isDigit(s[i]); i++ {
+			if exp < expLimit {
+				exp = exp*10 + int64(s[i]-'0')
+			}
+		}
+		if expNeg {
+			exp = -exp
+		}
+	}
+	if i != len(s) {
+		return number{}, ErrInvalid
+	}
+	// digits × 10^exp with the point moved past the fraction; len(fracPart) <= MaxLen.
+	digits := strings.TrimLeft(intPart+fracPart, "0")
+	exp -= int64(len(fracPart))
+	trimmed := strings.TrimRight(digits, "0")
+	exp += int64(len(digits) - len(trimmed))
+	n.digits = trimmed
+	if n.digits != "" {
+		n.exp = exp
+	}
+	return n, nil
+}
+
+// hundredths rounds n×100 half-up to an integer and checks it against [0, Max].
+func (n number) hundredths() (Amount, error) {
+	if n.digits == "" {
+		return 0, nil // -0 and 0e1000000 are zero
+	}
+	if n.neg {
 		return 0, ErrOutOfRange
 	}
-	r := d.Shift(2).Round(0) // Round is half away from zero; d is not negative, so half-up.
-	if r.GreaterThan(decimal.NewFromInt(int64(Max))) {
+	// n×100 = digits × 10^k; its integer part has whole = len(digits)+k digits.
+	k := n.exp + 2
+	whole := int64(len(n.digits)) + k
+	if whole > maxDigits {
 		return 0, ErrOutOfRange
 	}
-	return Amount(r.IntPart()), nil
+	if whole < 0 {
+		return 0, nil // below 0.1 hundredth: rounds to 0
+	}
+	var v int64
+	if k >= 0 {
+		v = atoi(n.digits)
+		for range k {
+			v *= 10
+		}
+	} else {
+		v = atoi(n.digits[:whole])
+		if n.digits[whole] >= '5' { // the first dropped digit decides half-up
+			v++
+		}
+	}
+	if v > int64(Max) {
+		return 0, ErrOutOfRange
+	}
+	return Amount(v), nil
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// atoi reads at most maxDigits decimal digits; it cannot overflow.
+func atoi(s string) int64 {
+	var v int64
+	for i := range len(s) {
+		v = v*10 + int64(s[i]-'0')
+	}
+	return v
 }
 
 // String prints the amount with exactly two decimals: "729.98", "0.01", "5.00".

@@ -2,9 +2,12 @@ package points_test
 
 import (
 	"encoding/json"
+	"errors"
 	"math/big"
 	"math/rand/v2"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -34,7 +37,56 @@ func TestParse(t *testing.T) {
 		{name: "max", give: "1000000000000", want: points.Max},
 		{name: "over max", give: "1000000000000.01", wantErr: points.ErrOutOfRange},
 		{name: "huge", give: "1e308", wantErr: points.ErrOutOfRange},
-		{name: "exponent past int32", give: "1e10000000000", wantErr: points.ErrInvalid},
+		{name: "exponent past int32", give: "1e10000000000", wantErr: points.ErrOutOfRange},
+		{name: "45 trailing zeros", give: "729.98" + strings.Repeat("0", 45), want: 72998},
+		{name: "400 trailing zeros", give: "729.98" + strings.Repeat("0", 400), want: 72998},
+		{name: "trailing zeros then exponent", give: "7.2998" + strings.Repeat("0", 100) + "e2", want: 72998},
+		{name: "leading zeros", give: strings.Repeat("0", 300) + "729.98", want: 72998},
+		{name: "fraction of leading zeros", give: "0." + strings.Repeat("0", 300) + "1", want: 0},
+		{name: "digits compensate the exponent", give: "72998" + strings.Repeat("0", 300) + "e-302", want: 72998},
+		{name: "tiny exponent past int64", give: "1e-99999999999999999999999", want: 0},
+		{name: "huge exponent", give: "1e1000000", wantErr: points.ErrOutOfRange},
+		{name: "tiny exponent, huge size", give: "1e-1000000", want: 0},
+		{name: "huge exponent past int64", give: "1e99999999999999999999999", wantErr: points.ErrOutOfRange},
+		{name: "zero with huge exponent", give: "0e1000000", want: 0},
+		{name: "zero with many digits", give: "0." + strings.Repeat("0", 500), want: 0},
+		{name: "negative zero", give: "-0.00", want: 0},
+		{name: "negative tiny", give: "-1e-1000000", wantErr: points.ErrOutOfRange},
+		{name: "half a kopeck by exponent", give: "5e-3", want: 1},
+		{name: "just below half a kopeck", give: "4.9999999999999999999999e-3", want: 0},
+		{name: "far below half a kopeck", give: "9e-4", want: 0},
+		{name: "half rounds up at the top", give: "12.345", want: 1235},
+		{name: "half of the last kopeck below max", give: "999999999999.995", want: points.Max},
+		{name: "just over max by a fraction", give: "1000000000000.005", wantErr: points.ErrOutOfRange},
+		{name: "max rounds in", give: "1000000000000.004999", want: points.Max},
+		{name: "max by exponent", give: "1e12", want: points.Max},
+		{name: "over max by exponent", give: "1.0000000000001e12", wantErr: points.ErrOutOfRange},
+		{name: "sixteen digits of hundredths", give: "9999999999999.99", wantErr: points.ErrOutOfRange},
+		{name: "plus sign", give: "+5", want: 500},
+		{name: "no integer part", give: ".5", want: 50},
+		{name: "no fraction digits", give: "5.", want: 500},
+		{name: "point then exponent", give: "1.e3", want: 100000},
+		{name: "exponent with plus", give: "1E+2", want: 10000},
+		{name: "surrounding space", give: " 1.25\n", want: 125},
+		{name: "longest accepted", give: "1." + strings.Repeat("0", points.MaxLen-2), want: 100},
+		{name: "over the length cap", give: "1." + strings.Repeat("0", points.MaxLen-1), wantErr: points.ErrInvalid},
+		{name: "over the length cap by exponent digits", give: "1e" + strings.Repeat("0", points.MaxLen), wantErr: points.ErrInvalid},
+		{name: "lone point", give: ".", wantErr: points.ErrInvalid},
+		{name: "lone sign", give: "-", wantErr: points.ErrInvalid},
+		{name: "point and exponent only", give: ".e3", wantErr: points.ErrInvalid},
+		{name: "exponent without digits", give: "1e", wantErr: points.ErrInvalid},
+		{name: "exponent sign without digits", give: "1e+", wantErr: points.ErrInvalid},
+		{name: "exponent without mantissa", give: "e5", wantErr: points.ErrInvalid},
+		{name: "fractional exponent", give: "1e2.5", wantErr: points.ErrInvalid},
+		{name: "double sign", give: "--1", wantErr: points.ErrInvalid},
+		{name: "inner space", give: "1 000", wantErr: points.ErrInvalid},
+		{name: "underscore", give: "1_000", wantErr: points.ErrInvalid},
+		{name: "comma", give: "1,5", wantErr: points.ErrInvalid},
+		{name: "Infinity", give: "Infinity", wantErr: points.ErrInvalid},
+		{name: "negative Inf", give: "-Inf", wantErr: points.ErrInvalid},
+		{name: "hex float", give: "0x1p3", wantErr: points.ErrInvalid},
+		{name: "unicode digit", give: "١", wantErr: points.ErrInvalid},
+		{name: "only space", give: "  ", wantErr: points.ErrInvalid},
 		{name: "negative", give: "-1", wantErr: points.ErrOutOfRange},
 		{name: "NaN", give: "NaN", wantErr: points.ErrInvalid},
 		{name: "Inf", give: "Inf", wantErr: points.ErrInvalid},
@@ -116,4 +168,123 @@ func TestFloat32ClientsRoundTrip(t *testing.T) {
 		require.Equal(t, want.Int64(), int64(got), wire)
 		require.Equal(t, kopecks, int64(got), "a float32 client means %d kopecks, sent %s", kopecks, wire)
 	}
+}
+
+func TestUnmarshalReadsAnyScale(t *testing.T) {
+	tests := []struct {
+		name    string
+		give    string
+		want    points.Amount
+		wantErr error
+	}{
+		{name: "45 trailing zeros", give: "729.98" + strings.Repeat("0", 45), want: 72998},
+		{name: "exponent and zeros", give: "7299800" + strings.Repeat("0", 60) + "E-64", want: 72998},
+		{name: "tiny", give: "1e-1000000", want: 0},
+		{name: "huge", give: "1e1000000", wantErr: points.ErrOutOfRange},
+		{name: "too long", give: "1." + strings.Repeat("0", points.MaxLen), wantErr: points.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var a points.Amount
+			err := json.Unmarshal([]byte(tt.give), &a)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, a)
+		})
+	}
+}
+
+// grammar is what Parse accepts once surrounding space is trimmed, as a regular expression.
+var grammar = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
+
+// FuzzParse checks Parse against its grammar and against exact rational arithmetic (math/big) for
+// every exponent small enough to compute, plus the round trip through String and the rule that
+// trailing zeros never change a value.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		"0", "751", "729.98", "729.97998046875", "0.28999999165534973", "0.005", "0.0049999", "-0", "-1",
+		"1e1000000", "1e-1000000", "0e99999999999999999999", "1e10000000000", "1000000000000",
+		"1000000000000.005", "999999999999.995", "1000000000000.004999", "1.5e2", "+.5", "5.", "1.e3",
+		"729.98" + strings.Repeat("0", 45), "7.2998" + strings.Repeat("0", 100) + "e2", "NaN", "Inf",
+		"0x10", "", " ", "1e", "e5", ".", "-.", "1.2.3", "12 points", "9999999999999.99", "4.9999e-3",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := points.Parse(s)
+		trimmed := strings.TrimSpace(s)
+		wellFormed := len(trimmed) <= points.MaxLen && grammar.MatchString(trimmed)
+		switch {
+		case err == nil:
+			require.True(t, wellFormed, "%q parsed though not a plain decimal", s)
+			require.True(t, got >= 0 && got <= points.Max, "%q gave %d", s, got)
+		case errors.Is(err, points.ErrOutOfRange):
+			require.True(t, wellFormed, "%q read as a number though not a plain decimal", s)
+		case errors.Is(err, points.ErrInvalid):
+			require.False(t, wellFormed, "%q refused though a plain decimal", s)
+			return
+		default:
+			t.Fatalf("%q: unexpected error %v", s, err)
+		}
+
+		if want, ok := exactHundredths(t, trimmed); ok {
+			if want.Sign() < 0 || want.Cmp(big.NewInt(int64(points.Max))) > 0 {
+				require.ErrorIs(t, err, points.ErrOutOfRange, "%q is %s hundredths", s, want)
+			} else {
+				require.NoError(t, err, "%q is %s hundredths", s, want)
+				require.Equal(t, want.Int64(), int64(got), s)
+			}
+		}
+
+		if err == nil {
+			back, err := points.Parse(got.String())
+			require.NoError(t, err, "%q printed as %q", s, got.String())
+			require.Equal(t, got, back, "%q printed as %q", s, got.String())
+		}
+
+		mantissa, exponent := trimmed, ""
+		if i := strings.IndexAny(trimmed, "eE"); i >= 0 {
+			mantissa, exponent = trimmed[:i], trimmed[i:]
+		}
+		if !strings.Contains(mantissa, ".") {
+			mantissa += "."
+		}
+		for _, zeros := range []int{1, 45} {
+			padded := mantissa + strings.Repeat("0", zeros) + exponent
+			if len(padded) > points.MaxLen {
+				break
+			}
+			again, againErr := points.Parse(padded)
+			require.Equal(t, got, again, "%q vs %q", s, padded)
+			if err != nil {
+				require.ErrorIs(t, againErr, points.ErrOutOfRange, "%q vs %q", s, padded)
+			} else {
+				require.NoError(t, againErr, "%q vs %q", s, padded)
+			}
+		}
+	})
+}
+
+// exactHundredths is the well-formed s×100 rounded half-up, by exact rational arithmetic; -1 for
+// any negative s, whose size does not matter. ok is false when the exponent is too large to
+// compute cheaply.
+func exactHundredths(t *testing.T, s string) (*big.Int, bool) {
+	t.Helper()
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		e, err := strconv.ParseInt(s[i+1:], 10, 64)
+		if err != nil || e > 1000 || e < -1000 {
+			return nil, false
+		}
+	}
+	r, ok := new(big.Rat).SetString(s)
+	require.True(t, ok, "math/big cannot read %q", s)
+	if r.Sign() < 0 {
+		return big.NewInt(-1), true
+	}
+	r.Mul(r, big.NewRat(100, 1))
+	r.Add(r, big.NewRat(1, 2))
+	return new(big.Int).Quo(r.Num(), r.Denom()), true
 }
