@@ -640,10 +640,12 @@ func TestResyncCommand(t *testing.T) {
 			assert.Equal(t, "made 3 pending orders due; 0 unknown/final numbers skipped\n"+
 				"cleared the accrual system's rate-limit pause (it would have lasted until "+until.Format(time.RFC3339)+")\n",
 				run())
-			var stored []*time.Time
+			var stored []struct {
+				PauseUntil *time.Time `gorm:"column:pause_until"`
+			}
 			require.NoError(t, d.Conn(ctx).Raw("SELECT pause_until FROM gm_accrual_state").Scan(&stored).Error)
 			require.Len(t, stored, 1)
-			assert.Nil(t, stored[0], "no pause left in the database")
+			assert.Nil(t, stored[0].PauseUntil, "no pause left in the database")
 			st := orderStates(t, d)
 			for _, n := range nums[:3] {
 				assert.Zero(t, st[n].Attempts)

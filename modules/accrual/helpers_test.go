@@ -40,7 +40,7 @@ func testConfig() Config {
 	return Config{
 		Workers: 4, PollInterval: time.Hour, RequestTimeout: 5 * time.Second, MaxRetries: 3,
 		MaxBackoff: 5 * time.Second, Lease: 20 * time.Second, MinBackoff: 250 * time.Millisecond,
-		RetryBackoff: 100 * time.Millisecond,
+		RetryBackoff: 100 * time.Millisecond, MaxRetryAfter: 2 * time.Minute,
 	}
 }
 

@@ -26,10 +26,21 @@ const syncEvery = 250 * time.Millisecond
 // within this long. Claiming more would hold leases while the orders wait at the gate.
 const lookahead = time.Second
 
+// maxHistory bounds the send times kept while no limit is known; once N is learned they count.
+const maxHistory = 10_000
+
 // limiter is the one door every request of an instance goes through: closed during a 429 pause and
 // while the send slots shared with sibling instances are taken, and, once the accrual system has told
-// its limit N, pacing requests evenly to N per window with golang.org/x/time/rate. Safe for
-// concurrent use.
+// its limit N, holding two rules at once:
+//
+//   - never more than N sends in any window, counting the sends made before N was known (the burst
+//     that earned the 429): a server counting fixed windows and one counting sliding windows are
+//     both satisfied;
+//   - sends paced evenly, N per window, with golang.org/x/time/rate: an order uploaded mid-window
+//     waits a pacing interval, not until the next window, and one user's backlog cannot spend a
+//     whole window's budget at once ahead of another user's order.
+//
+// Safe for concurrent use.
 type limiter struct {
 	window time.Duration // the rate window, padded (see newLimiter)
 	state  *stateStore
@@ -40,6 +51,7 @@ type limiter struct {
 	notBefore  time.Time     // the send slots shared through the database are taken until then
 	limit      int           // N, 0 while unknown
 	pace       *rate.Limiter // nil while N is unknown
+	sends      []time.Time   // send times within the last window, oldest first
 	stored     time.Time     // the shared pause end as last read from the database
 }
 
@@ -55,19 +67,50 @@ type holdError struct{ wait time.Duration }
 
 func (e *holdError) Error() string { return fmt.Sprintf("accrual gate closed for %s", e.wait) }
 
-// ticket is one request let through the gate; cancel gives its place in the pacing back, for a
-// request that did not go after all. Only this ticket's own reservation is given back.
-type ticket struct{ r *rate.Reservation }
+// ticket is one request let through the gate. cancel, for a request that did not go after all,
+// gives back this ticket's own place (its send time and its pacing reservation), never another's.
+type ticket struct {
+	l  *limiter
+	at time.Time
+	r  *rate.Reservation
+}
 
 func (t ticket) cancel() {
+	if t.l == nil {
+		return
+	}
+	t.l.mu.Lock()
+	defer t.l.mu.Unlock()
+	for i := len(t.l.sends) - 1; i >= 0; i-- {
+		if t.l.sends[i].Equal(t.at) { // equal send times are interchangeable
+			t.l.sends = append(t.l.sends[:i], t.l.sends[i+1:]...)
+			break
+		}
+	}
 	if t.r != nil {
 		t.r.Cancel()
 	}
 }
 
-// closedLocked returns how long the gate stays closed, whatever the pacing.
+// closedLocked returns how long the gate stays closed before pacing: a pause, taken shared slots, or
+// N sends already within the window.
 func (l *limiter) closedLocked(now time.Time) time.Duration {
-	return max(l.pauseUntil.Sub(now), l.notBefore.Sub(now), 0)
+	d := max(l.pauseUntil.Sub(now), l.notBefore.Sub(now), 0)
+	l.pruneLocked(now)
+	if l.limit > 0 && len(l.sends) >= l.limit {
+		// The oldest of the last N sends leaves the window first.
+		d = max(d, l.sends[len(l.sends)-l.limit].Add(l.window).Sub(now))
+	}
+	return d
+}
+
+func (l *limiter) pruneLocked(now time.Time) {
+	cut := now.Add(-l.window)
+	i := 0
+	for i < len(l.sends) && !l.sends[i].After(cut) {
+		i++
+	}
+	l.sends = l.sends[i:]
 }
 
 // delay returns how long until a request may go (0: now), without reserving anything.
@@ -76,9 +119,9 @@ func (l *limiter) delay() time.Duration {
 	defer l.mu.Unlock()
 	now := time.Now()
 	d := l.closedLocked(now)
-	if l.pace != nil {
+	if d == 0 && l.pace != nil {
 		r := l.pace.ReserveN(now, 1)
-		d = max(d, r.DelayFrom(now))
+		d = r.DelayFrom(now)
 		r.CancelAt(now)
 	}
 	return d
@@ -96,7 +139,7 @@ func (l *limiter) budget() int {
 	if l.pace == nil {
 		return -1
 	}
-	return int(float64(l.pace.Limit())*lookahead.Seconds()) + 1
+	return min(int(float64(l.pace.Limit())*lookahead.Seconds())+1, l.limit-len(l.sends))
 }
 
 // wait blocks until a request may go and returns its ticket. When the gate would stay closed past
@@ -118,27 +161,39 @@ func (l *limiter) wait(ctx context.Context, deadline time.Time) (ticket, error) 
 			l.mu.Unlock()
 			return ticket{}, &holdError{wait: d}
 		}
+		if d == 0 {
+			return l.sendLocked(now, r), nil
+		}
 		l.mu.Unlock()
-		if r == nil && d > 0 {
-			// The gate is closed: look again after at most syncEvery, since an operator may clear the
-			// pause meanwhile; a pacing slot is still to be taken then.
+		if r == nil {
+			// Closed: look again after at most syncEvery, since an operator may clear the pause
+			// meanwhile; a pacing slot is still to be taken then.
 			if !sleep(ctx, min(d, syncEvery)) {
 				return ticket{}, ctx.Err()
 			}
 			continue
 		}
-		if d > 0 && !sleep(ctx, d) {
+		if !sleep(ctx, d) { // this request's turn in the pacing
 			r.Cancel()
 			return ticket{}, ctx.Err()
 		}
 		l.mu.Lock()
-		closed := l.closedLocked(time.Now()) > 0 // a 429 answered while this request waited its turn
-		l.mu.Unlock()
-		if closed {
-			continue
+		now = time.Now()
+		if l.closedLocked(now) == 0 { // no 429 meanwhile, and the window has room
+			return l.sendLocked(now, r), nil
 		}
-		return ticket{r: r}, nil
+		l.mu.Unlock()
 	}
+}
+
+// sendLocked records a send at now and unlocks.
+func (l *limiter) sendLocked(now time.Time, r *rate.Reservation) ticket {
+	defer l.mu.Unlock()
+	l.sends = append(l.sends, now)
+	if keep := max(maxHistory, l.limit); len(l.sends) > keep {
+		l.sends = l.sends[len(l.sends)-keep:]
+	}
+	return ticket{l: l, at: now, r: r}
 }
 
 // holdUntil keeps every request waiting until t (unless held longer already): the send slots every

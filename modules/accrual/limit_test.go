@@ -59,7 +59,29 @@ func TestLimiterPacesEvenlyToTheLearnedLimit(t *testing.T) {
 		for i, at := range sends {
 			assert.Equal(t, time.Duration(i)*step, at, "send %d", i)
 		}
-		assert.Equal(t, 1, l.budget(), "claims look a second ahead: one send, plus the one due now")
+		assert.Zero(t, l.budget(), "ten sends within the window: nothing more until the oldest leaves it")
+		time.Sleep(time.Until(start.Add(sends[10] + 61*time.Second)))
+		assert.Equal(t, 1, l.budget(), "claims look a second ahead: the send due now")
+	})
+}
+
+// The sends made before N was known count once it is: after a burst of five earned a 429 with a
+// two-second Retry-After, the sixth request waits until the first of the five has left the window,
+// whatever the Retry-After said, so a server counting fixed minutes never sees a sixth in its minute.
+func TestLimiterCountsTheSendsBeforeTheLimitWasKnown(t *testing.T) {
+	d := sqliteDB(t)
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(time.Minute, &stateStore{db: d})
+		start := time.Now()
+		for range 5 {
+			_, err := l.wait(context.Background(), start.Add(time.Hour))
+			require.NoError(t, err)
+		}
+		assert.Equal(t, start, time.Now(), "no limit known: no wait")
+		l.adopt(start.Add(2*time.Second), 5)
+		_, err := l.wait(context.Background(), start.Add(time.Hour))
+		require.NoError(t, err)
+		assert.Equal(t, time.Minute+time.Second, time.Since(start), "the window of the first send, padded")
 	})
 }
 
