@@ -125,8 +125,10 @@ func seedWithdrawals(tb testing.TB, d *db.DB, userID string, series, count int) 
 	base := time.Date(2024, 3, 4, 5, 6, 7, 0, time.UTC)
 	rows := make([]withdrawalRow, count)
 	for i := range rows {
-		rows[i] = withdrawalRow{OrderNumber: num(series, i), UserID: userID, Amount: int64(i*13 + 1),
-			ProcessedAt: base.Add(time.Duration(i) * time.Microsecond)}
+		rows[i] = withdrawalRow{
+			OrderNumber: num(series, i), UserID: userID, Amount: int64(i*13 + 1),
+			ProcessedAt: base.Add(time.Duration(i) * time.Microsecond),
+		}
 	}
 	require.NoError(tb, d.Conn(context.Background()).CreateInBatches(rows, 500).Error)
 }
@@ -135,6 +137,7 @@ func seedWithdrawals(tb testing.TB, d *db.DB, userID string, series, count int) 
 // the bytes allocated per request in the whole process (server and client), and the peak of the heap
 // over the run (sampled, so indicative only); gzip asks for a compressed answer.
 func benchList(b *testing.B, count int, gzip bool) {
+	b.Helper()
 	e := benchEnv(b)
 	seedWithdrawals(b, e.db, "alice", 82, count)
 	base := webtest.Serve(b, e.app)

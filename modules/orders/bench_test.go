@@ -102,6 +102,7 @@ func seedOrders(tb testing.TB, d *db.DB, userID string, series, count int) {
 // allocated per request in the whole process (server and client), and the peak of the heap over the
 // run (sampled, so indicative only); gzip asks for a compressed answer.
 func benchList(b *testing.B, count int, gzip bool) {
+	b.Helper()
 	e := benchEnv(b)
 	seedOrders(b, e.db, "alice", 92, count)
 	base := webtest.Serve(b, e.app)

@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,10 @@ import (
 	"github.com/gophermart/gophermart/modules/platform/points"
 	"github.com/gophermart/gophermart/modules/platform/web"
 )
+
+// pendingRetryAfter is the Retry-After, in seconds, of a 429 for too many pending orders: pending
+// orders become final as the accrual system answers, which takes seconds to minutes.
+const pendingRetryAfter = "60"
 
 // maxUploadBody caps the body of an upload: an order number is at most ordernum.MaxLen digits, so
 // anything over 1 KiB is not one.
@@ -28,6 +33,7 @@ func NewRoutes(s *Service) web.Routes {
 		},
 		Errors: []web.ErrorStatus{
 			{Err: ErrOwnedByAnother, Status: fiber.StatusConflict},
+			{Err: ErrTooManyPending, Status: fiber.StatusTooManyRequests},
 			{Err: ordernum.ErrInvalid, Status: fiber.StatusUnprocessableEntity},
 			{Err: keyset.ErrBadCursor, Status: fiber.StatusBadRequest},
 			{Err: ErrUnknownUser, Status: fiber.StatusUnauthorized},
@@ -79,6 +85,9 @@ func (h handlers) upload(c *fiber.Ctx) error {
 		return err
 	}
 	outcome, err := h.s.Upload(c.UserContext(), web.UserID(c), n)
+	if errors.Is(err, ErrTooManyPending) {
+		c.Set(fiber.HeaderRetryAfter, pendingRetryAfter)
+	}
 	if err != nil {
 		return err
 	}

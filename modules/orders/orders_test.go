@@ -324,7 +324,7 @@ func TestPage(t *testing.T) {
 }
 
 func TestUnauthorized(t *testing.T) {
-	e := newEnv(t, dbtest.Engines(t)["sqlite"](t))
+	e := newEnv(t, dbtest.Engines(t)["sqlite"](t), Config{})
 	endpoints := []struct{ method, path, body string }{
 		{http.MethodPost, "/api/user/orders", num(7, 1)},
 		{http.MethodGet, "/api/user/orders", ""},
