@@ -164,5 +164,6 @@ func benchList(b *testing.B, count int, gzip bool) {
 	b.ReportMetric(float64(peak()), "peak-heap-B")
 }
 
+func BenchmarkListWithdrawals2000(b *testing.B)      { benchList(b, 2_000, false) }
 func BenchmarkListWithdrawals20000(b *testing.B)     { benchList(b, 20_000, false) }
 func BenchmarkListWithdrawals20000Gzip(b *testing.B) { benchList(b, 20_000, true) }

@@ -58,11 +58,6 @@ func (s *Service) Upload(ctx context.Context, userID string, n ordernum.Number) 
 	return AlreadyUploaded, nil
 }
 
-// List returns every order of userID, newest upload first.
-func (s *Service) List(ctx context.Context, userID string) ([]Order, error) {
-	return s.store.ListByUser(ctx, userID)
-}
-
 // Page returns up to limit orders of userID, newest upload first, starting after the opaque
 // cursor ("" for the first page). Page.Next is "" on the last page. A limit outside
 // 1..keyset.MaxLimit gives keyset.ErrBadLimit; a cursor this service did not make gives

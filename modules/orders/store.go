@@ -64,8 +64,6 @@ type Store interface {
 	Insert(ctx context.Context, userID string, n ordernum.Number, at time.Time, maxPending int) (inserted bool, err error)
 	// Owner returns the id of the user who uploaded n, or ErrNotFound.
 	Owner(ctx context.Context, n ordernum.Number) (string, error)
-	// ListByUser returns every order of the user, newest upload first.
-	ListByUser(ctx context.Context, userID string) ([]Order, error)
 	// PageByUser returns up to limit orders of the user uploaded before after (all when nil), newest
 	// first.
 	PageByUser(ctx context.Context, userID string, after *keyset.Cursor, limit int) ([]Order, error)
@@ -146,17 +144,6 @@ func (s *SQLStore) Owner(ctx context.Context, n ordernum.Number) (string, error)
 // listColumns are the columns a list shows; the queue's are left out.
 var listColumns = []string{"number", "user_id", "status", "accrual", "uploaded_at"}
 
-// ListByUser implements Store.
-func (s *SQLStore) ListByUser(ctx context.Context, userID string) ([]Order, error) {
-	var rows []orderRow
-	err := s.db.Conn(ctx).Select(listColumns).Where("user_id = ?", userID).
-		Order("uploaded_at DESC, number DESC").Find(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("list orders of user %s: %w", userID, err)
-	}
-	return fromRows(rows), nil
-}
-
 // PageByUser implements Store. The keyset condition is written out (not as a row-value comparison)
 // so that it means the same on both engines. The redundant uploaded_at <= ? is what lets the
 // (user_id, uploaded_at, number) index seek straight to the cursor: without it
@@ -167,7 +154,7 @@ func (s *SQLStore) PageByUser(ctx context.Context, userID string, after *keyset.
 		q = q.Where("uploaded_at <= ? AND (uploaded_at < ? OR (uploaded_at = ? AND number < ?))",
 			after.At, after.At, after.At, after.Key)
 	}
-	var rows []orderRow
+	rows := make([]orderRow, 0, min(limit, keyset.MaxLimit+1)) // gorm appends into this capacity instead of regrowing a slice
 	if err := q.Order("uploaded_at DESC, number DESC").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("page orders of user %s: %w", userID, err)
 	}
