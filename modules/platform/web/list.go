@@ -31,10 +31,10 @@ var errStreamAborted = errors.New("list body aborted: a chunk failed after the a
 // previous one has been written out, under a context that keeps the request's values and deadline
 // but outlives the handler. The Gzip middleware compresses such a body as it streams.
 //
-// A chunk that fails once streaming has begun cannot change the status any more: the failure is
-// logged on log and the body ends early without its closing bracket, so it is never a valid JSON
-// array a client could mistake for the whole list; without compression the connection is also
-// closed before the end of the chunked body, which clients see as a truncated response.
+// A chunk that fails (or panics) once streaming has begun cannot change the status any more: the
+// failure is logged on log and the body ends early without its closing bracket, so it is never a
+// valid JSON array a client could mistake for the whole list; without compression the connection is
+// also closed before the end of the chunked body, which clients see as a truncated response.
 func SendList[T any](c *fiber.Ctx, log *slog.Logger, next NextChunk[T]) error {
 	items, more, err := next(c.UserContext())
 	for err == nil && len(items) == 0 && more {
@@ -115,7 +115,7 @@ func (s *listStream[T]) Read(p []byte) (int, error) {
 		case s.done:
 			return 0, io.EOF
 		}
-		items, more, err := s.next(s.ctx)
+		items, more, err := s.nextChunk()
 		if err == nil {
 			err = s.encode(items)
 		}
@@ -131,6 +131,17 @@ func (s *listStream[T]) Read(p []byte) (int, error) {
 		}
 	}
 	return s.buf.Read(p)
+}
+
+// nextChunk calls next, turning a panic into an error: when compressing, Read runs on fasthttp's
+// gzip goroutine, where neither the recover middleware nor fasthttp would catch it.
+func (s *listStream[T]) nextChunk() (items []T, more bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("list chunk panicked: %v", r)
+		}
+	}()
+	return s.next(s.ctx)
 }
 
 // Close implements io.Closer: fasthttp calls it once the body is written, or abandoned.

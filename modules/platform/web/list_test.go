@@ -70,6 +70,7 @@ type chunker struct {
 	items  []listItem
 	size   int
 	failAt int
+	panics bool // the failing call panics instead of returning an error
 
 	mu           sync.Mutex
 	calls        int
@@ -86,6 +87,9 @@ func (ch *chunker) next(ctx context.Context) ([]listItem, bool, error) {
 	ch.calls++
 	ch.ctxs = append(ch.ctxs, ctx)
 	if ch.calls == ch.failAt {
+		if ch.panics {
+			panic("chunk panicked: secret internals")
+		}
 		return nil, false, errChunk
 	}
 	from := min((ch.calls-1)*ch.size, len(ch.items))
@@ -265,12 +269,13 @@ func TestSendListFirstChunkFails(t *testing.T) {
 	assert.Contains(t, logs.String(), "request failed")
 }
 
-// A chunk that fails once the answer has started ends the body early: never a valid JSON array, and
-// without compression not even a complete chunked body.
+// A chunk that fails (or panics) once the answer has started ends the body early: never a valid JSON
+// array, and without compression not even a complete chunked body.
 func TestSendListLaterChunkFails(t *testing.T) {
-	for _, gzipped := range []bool{false, true} {
-		t.Run(fmt.Sprintf("gzip=%v", gzipped), func(t *testing.T) {
-			ch := &chunker{items: listItems(40), size: 10, failAt: 3}
+	for _, tt := range []struct{ gzipped, panics bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		gzipped := tt.gzipped
+		t.Run(fmt.Sprintf("gzip=%v panic=%v", tt.gzipped, tt.panics), func(t *testing.T) {
+			ch := &chunker{items: listItems(40), size: 10, failAt: 3, panics: tt.panics}
 			logs := &lockedBuffer{}
 			log := logging.New(logging.Config{Level: "info", Format: "text"}, logs)
 			resp, body, err := get(t, webtest.Serve(t, ch.app(log)), gzipped)
