@@ -13,6 +13,7 @@ import (
 
 	"github.com/gophermart/gophermart/modules/accrual"
 	"github.com/gophermart/gophermart/modules/auth"
+	"github.com/gophermart/gophermart/modules/orders"
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/logging"
 	"github.com/gophermart/gophermart/modules/platform/settings"
@@ -25,6 +26,7 @@ type Config struct {
 	DB      db.Config      `mapstructure:"db"`
 	Auth    auth.Config    `mapstructure:"auth"`
 	Accrual accrual.Config `mapstructure:"accrual"`
+	Orders  orders.Config  `mapstructure:"orders"`
 	Log     logging.Config `mapstructure:"log"`
 }
 
@@ -52,6 +54,7 @@ var Settings = settings.Table{
 	{Key: "auth.hash_concurrency", Flag: "hash-concurrency", Env: "GOPHERMART_HASH_CONCURRENCY", Default: 0, Usage: "concurrent password hash computations (19 MiB each); 0: number of CPUs"},
 	{Key: "auth.login_max_failures", Flag: "login-max-failures", Env: "GOPHERMART_LOGIN_MAX_FAILURES", Default: 5, Usage: "failed logins per login and client address before 429"},
 	{Key: "auth.login_window", Flag: "login-window", Env: "GOPHERMART_LOGIN_WINDOW", Default: 5 * time.Minute, Usage: "window over which failed logins count"},
+	{Key: "orders.max_pending", Flag: "max-pending-orders", Env: "GOPHERMART_MAX_PENDING_ORDERS", Default: orders.DefaultMaxPending, Usage: "pending (NEW or PROCESSING) orders one user may have; an upload of a new number beyond it is answered 429"},
 	{Key: "accrual.workers", Flag: "accrual-workers", Env: "GOPHERMART_ACCRUAL_WORKERS", Default: 4, Usage: "orders asked about at once"},
 	{Key: "accrual.poll_interval", Flag: "poll-interval", Env: "GOPHERMART_POLL_INTERVAL", Default: 10 * time.Second, Usage: "queue scan interval when nothing signals new work"},
 	{Key: "accrual.request_timeout", Flag: "accrual-timeout", Env: "GOPHERMART_ACCRUAL_TIMEOUT", Default: 5 * time.Second, Usage: "timeout of one request to the accrual system"},
@@ -159,6 +162,7 @@ func (c *Config) problems() []string {
 		"accrual.lease": int64(c.Accrual.Lease), "db.max_open_conns": int64(c.DB.MaxOpenConns),
 		"accrual.min_backoff": int64(c.Accrual.MinBackoff), "accrual.retry_backoff": int64(c.Accrual.RetryBackoff),
 		"accrual.max_retry_after": int64(c.Accrual.MaxRetryAfter),
+		"orders.max_pending": int64(c.Orders.MaxPending),
 	}
 	for _, s := range Settings { // in table order, so errors come out stable
 		if n, ok := positive[s.Key]; ok && n <= 0 {

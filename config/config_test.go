@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gophermart/gophermart/config"
+	"github.com/gophermart/gophermart/modules/orders"
 )
 
 // load parses args like the CLI does and loads the configuration.
@@ -138,6 +139,8 @@ func TestInvalidValuesNameTheSetting(t *testing.T) {
 		{name: "min backoff over max", env: map[string]string{"GOPHERMART_ACCRUAL_MIN_BACKOFF": "10m"}, want: "GOPHERMART_ACCRUAL_MIN_BACKOFF (--accrual-min-backoff): must not exceed GOPHERMART_ACCRUAL_MAX_BACKOFF"},
 		{name: "huge retry backoff", env: map[string]string{"GOPHERMART_ACCRUAL_RETRY_BACKOFF": "1000h"}, want: "GOPHERMART_ACCRUAL_RETRY_BACKOFF (--accrual-retry-backoff): must not exceed GOPHERMART_ACCRUAL_MAX_BACKOFF"},
 		{name: "zero max retry after", env: map[string]string{"GOPHERMART_ACCRUAL_MAX_RETRY_AFTER": "0s"}, want: "GOPHERMART_ACCRUAL_MAX_RETRY_AFTER (--accrual-max-retry-after): must be positive"},
+		{name: "zero max pending orders", args: []string{"--max-pending-orders", "0"}, want: "GOPHERMART_MAX_PENDING_ORDERS (--max-pending-orders): must be positive"},
+		{name: "negative max pending orders", env: map[string]string{"GOPHERMART_MAX_PENDING_ORDERS": "-5"}, want: "GOPHERMART_MAX_PENDING_ORDERS (--max-pending-orders): must be positive"},
 		{name: "lease shorter than two requests", args: []string{"--accrual-lease", "10s", "--accrual-timeout", "5s"}, want: "GOPHERMART_ACCRUAL_LEASE (--accrual-lease): must be at least twice GOPHERMART_ACCRUAL_TIMEOUT"},
 	}
 	for _, tt := range tests {
@@ -150,6 +153,33 @@ func TestInvalidValuesNameTheSetting(t *testing.T) {
 			require.ErrorIs(t, err, config.ErrInvalid)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.NotContains(t, err.Error(), "\n", "one line")
+		})
+	}
+}
+
+func TestMaxPendingOrders(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "cfg.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("orders:\n  max_pending: 30\n"), 0o600))
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want int
+	}{
+		{name: "default", want: orders.DefaultMaxPending},
+		{name: "file", args: []string{"--config", file}, want: 30},
+		{name: "env over file", args: []string{"--config", file}, env: map[string]string{"GOPHERMART_MAX_PENDING_ORDERS": "20"}, want: 20},
+		{name: "flag over env", args: []string{"--max-pending-orders", "10"}, env: map[string]string{"GOPHERMART_MAX_PENDING_ORDERS": "20"}, want: 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := load(t, tt.args...)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, cfg.Orders.MaxPending)
 		})
 	}
 }

@@ -194,7 +194,7 @@ func orderNumber(series, i int) string {
 func upload(tb testing.TB, d *db.DB, notifier orders.Notifier, series, count, users int) []string {
 	tb.Helper()
 	ctx := context.Background()
-	svc := orders.NewService(orders.NewStore(d), notifier, quietLog())
+	svc := orders.NewService(orders.NewStore(d), notifier, orders.Config{}, quietLog())
 	for u := range users {
 		dbtest.CreateUser(tb, d, fmt.Sprintf("u%d-%d", series, u))
 	}

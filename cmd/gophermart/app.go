@@ -28,7 +28,7 @@ import (
 // baseOptions is what every command needs: typed config parts, logging and the database.
 func baseOptions(cfg *config.Config) fx.Option {
 	return fx.Options(
-		fx.Supply(cfg.HTTP, cfg.DB, cfg.Auth, cfg.Accrual, cfg.Log),
+		fx.Supply(cfg.HTTP, cfg.DB, cfg.Auth, cfg.Accrual, cfg.Orders, cfg.Log),
 		fx.WithLogger(logging.FxLogger),
 		logging.Module,
 		db.Module,

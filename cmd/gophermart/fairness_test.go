@@ -75,7 +75,7 @@ func TestNewOrderOvertakesAnotherUsersBacklog(t *testing.T) {
 			for i := range backlog {
 				n := ordernum.WithCheckDigit(strconv.Itoa(50_000_000 + i))
 				fake.unknown[n] = true
-				if _, err := store.Insert(ctx, "greedy", n, time.Now()); err != nil {
+				if _, err := store.Insert(ctx, "greedy", n, time.Now(), backlog); err != nil {
 					return err
 				}
 			}
@@ -95,7 +95,7 @@ func TestNewOrderOvertakesAnotherUsersBacklog(t *testing.T) {
 		require.Equal(t, 120, limit, "the worker learned the limit")
 
 		n := ordernum.WithCheckDigit("60000000")
-		svc := orders.NewService(store, w, quietLog())
+		svc := orders.NewService(store, w, orders.Config{}, quietLog())
 		outcome, err := svc.Upload(ctx, "other", n)
 		require.NoError(t, err)
 		require.Equal(t, orders.Accepted, outcome)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -131,7 +132,7 @@ func TestOpenAPIAnswersMatchTheDocument(t *testing.T) {
 func specFlow(t *testing.T, engine string) {
 	t.Helper()
 	// Built-in mode (no accrual address): the accrual service is served under /accrual by the same app.
-	srv := specServer(t, engine, "--login-max-failures=2")
+	srv := specServer(t, engine, "--login-max-failures=2", "--max-pending-orders=3")
 	gm := srv.App()
 	doc := openapitest.New(t, openapi.Gophermart)
 	accDoc := openapitest.NewAt(t, openapi.Accrual, builtinPrefix)
@@ -213,6 +214,15 @@ func specFlow(t *testing.T, engine string) {
 	}
 	status(http.StatusOK, valid(specCall{method: http.MethodPost, path: "/api/user/orders", body: " " + orders[0] + "\n", contentType: fiber.MIMETextPlain, token: token}), "upload again")
 	status(http.StatusConflict, valid(specCall{method: http.MethodPost, path: "/api/user/orders", body: orders[0], contentType: fiber.MIMETextPlain, token: bob}), "another user's order")
+	// Bob's numbers are unknown to the accrual system, so they stay NEW: the fourth is over his cap.
+	for i := range 3 {
+		status(http.StatusAccepted, valid(specCall{method: http.MethodPost, path: "/api/user/orders", body: specLuhn(fmt.Sprint(7353001 + i)), contentType: fiber.MIMETextPlain, token: bob}), "bob's upload")
+	}
+	r = valid(specCall{method: http.MethodPost, path: "/api/user/orders", body: specLuhn("7353004"), contentType: fiber.MIMETextPlain, token: bob})
+	status(http.StatusTooManyRequests, r, "over the pending cap")
+	assert.Equal(t, "60", r.Header.Get("Retry-After"))
+	status(http.StatusOK, valid(specCall{method: http.MethodPost, path: "/api/user/orders", body: specLuhn("7353001"), contentType: fiber.MIMETextPlain, token: bob}), "his own again, at the cap")
+	status(http.StatusConflict, valid(specCall{method: http.MethodPost, path: "/api/user/orders", body: orders[1], contentType: fiber.MIMETextPlain, token: bob}), "alice's, at the cap")
 	status(http.StatusUnprocessableEntity, do(specCall{method: http.MethodPost, path: "/api/user/orders", body: "12345678901", contentType: fiber.MIMETextPlain, token: token}), "fails Luhn")
 	status(http.StatusUnprocessableEntity, do(specCall{method: http.MethodPost, path: "/api/user/orders", body: "12ab", contentType: fiber.MIMETextPlain, token: token}), "not digits")
 	status(http.StatusBadRequest, do(specCall{method: http.MethodPost, path: "/api/user/orders", body: " ", contentType: fiber.MIMETextPlain, token: token}), "empty")

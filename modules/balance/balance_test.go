@@ -591,3 +591,64 @@ func TestWithdrawUnknownUser(t *testing.T) {
 		})
 	}
 }
+
+// getList sends GET path as alice over a real connection, asking for gzip or not, with a client that
+// leaves Content-Encoding alone, and returns the answer with its body inflated.
+func getList(t *testing.T, base, path string, gzipped bool) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, base+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+webtest.Token("alice"))
+	if gzipped {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(req)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if gzipped {
+		require.Equal(t, "gzip", resp.Header.Get("Content-Encoding"))
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		require.NoError(t, err)
+		body, err = io.ReadAll(zr)
+		require.NoError(t, err)
+	} else {
+		require.Empty(t, resp.Header.Get("Content-Encoding"))
+	}
+	return resp, body
+}
+
+// A list longer than one chunk is streamed, complete and in order, compressed or not, and is byte for
+// byte the JSON of the whole list.
+func TestWithdrawalsLongIsStreamedWhole(t *testing.T) {
+	const count = 2*listChunk + 34
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, open)
+			seedWithdrawals(t, e.db, "alice", 26, count)
+			seedWithdrawals(t, e.db, "bob", 27, 3)
+			all, err := NewStore(e.db).WithdrawalsPage(context.Background(), "alice", nil, count+1)
+			require.NoError(t, err)
+			require.Len(t, all, count)
+			want, err := json.Marshal(toItems(all))
+			require.NoError(t, err)
+
+			base := webtest.Serve(t, e.app)
+			for _, gzipped := range []bool{false, true} {
+				resp, body := getList(t, base, "/api/user/withdrawals", gzipped)
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+				assert.Equal(t, []string{"chunked"}, resp.TransferEncoding, "streamed")
+				assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+				assert.Equal(t, string(want), string(body), "gzip=%v", gzipped)
+			}
+			var items []item
+			require.NoError(t, json.Unmarshal(want, &items))
+			assert.Equal(t, num(26, count-1), items[0].Order, "newest first")
+			assert.Equal(t, num(26, 0), items[count-1].Order)
+			assert.Equal(t, "0.01", string(items[count-1].Sum), "exact amounts")
+			assert.Equal(t, "13.01", string(items[count-1-100].Sum))
+		})
+	}
+}

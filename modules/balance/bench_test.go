@@ -2,14 +2,18 @@ package balance
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/stretchr/testify/require"
 
+	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
 	"github.com/gophermart/gophermart/modules/platform/web"
 	"github.com/gophermart/gophermart/modules/platform/web/webtest"
@@ -113,3 +117,54 @@ func BenchmarkWithdrawContended(b *testing.B) {
 	}
 	e.healthy(b)
 }
+
+// seedWithdrawals stores count withdrawals of userID straight in the table (series picks the
+// numbers), one microsecond apart; the balance is left alone, so only the list is meaningful.
+func seedWithdrawals(tb testing.TB, d *db.DB, userID string, series, count int) {
+	tb.Helper()
+	base := time.Date(2024, 3, 4, 5, 6, 7, 0, time.UTC)
+	rows := make([]withdrawalRow, count)
+	for i := range rows {
+		rows[i] = withdrawalRow{
+			OrderNumber: num(series, i), UserID: userID, Amount: int64(i*13 + 1),
+			ProcessedAt: base.Add(time.Duration(i) * time.Microsecond),
+		}
+	}
+	require.NoError(tb, d.Conn(context.Background()).CreateInBatches(rows, 500).Error)
+}
+
+// benchList gets GET /api/user/withdrawals, count withdrawals long, from a real listener and reports
+// the bytes allocated per request in the whole process (server and client) and, as peak-live-B, the
+// peak of the live heap over the run (webtest.SampleHeap: sampled, and at GOGC=10, so ns/op is
+// pessimistic); gzip asks for a compressed answer.
+func benchList(b *testing.B, count int, gzip bool) {
+	b.Helper()
+	e := benchEnv(b)
+	seedWithdrawals(b, e.db, "alice", 82, count)
+	base := webtest.Serve(b, e.app)
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	peak := webtest.SampleHeap(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, base+"/api/user/withdrawals", nil)
+		require.NoError(b, err)
+		req.Header.Set("Authorization", "Bearer "+webtest.Token("alice"))
+		if gzip {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		resp, err := client.Do(req)
+		require.NoError(b, err)
+		n, err := io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		require.NoError(b, err)
+		require.Equal(b, http.StatusOK, resp.StatusCode)
+		b.SetBytes(n)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(peak()), "peak-live-B")
+}
+
+func BenchmarkListWithdrawals2000(b *testing.B)      { benchList(b, 2_000, false) }
+func BenchmarkListWithdrawals20000(b *testing.B)     { benchList(b, 20_000, false) }
+func BenchmarkListWithdrawals20000Gzip(b *testing.B) { benchList(b, 20_000, true) }

@@ -1,6 +1,7 @@
 package balance
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 
@@ -100,16 +101,25 @@ func (h handlers) withdraw(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusOK)
 }
 
-// list is GET /api/user/withdrawals: every withdrawal of the caller, newest first; 204 when none.
+// listChunk is how many withdrawals the plain list reads per query: the most a page may hold.
+const listChunk = keyset.MaxLimit
+
+// list is GET /api/user/withdrawals: every withdrawal of the caller, newest first; 204 when none. The
+// list is read and written chunk by chunk (keyset pages), so a long history costs the memory of one
+// chunk, not of the whole list.
+//
+// Each chunk is its own query, so the list is not one snapshot; but a row's key (its time and order
+// number) never changes, so no row is missed or repeated between chunks.
 func (h handlers) list(c *fiber.Ctx) error {
-	ws, err := h.s.Withdrawals(c.UserContext(), web.UserID(c))
-	if err != nil {
-		return err
-	}
-	if len(ws) == 0 {
-		return c.SendStatus(fiber.StatusNoContent)
-	}
-	return c.JSON(toItems(ws))
+	userID, cursor := web.UserID(c), ""
+	return web.SendList(c, h.s.log, func(ctx context.Context) ([]withdrawalItem, bool, error) {
+		p, err := h.s.WithdrawalsPage(ctx, userID, listChunk, cursor)
+		if err != nil {
+			return nil, false, err
+		}
+		cursor = p.Next
+		return toItems(p.Items), p.Next != "", nil
+	})
 }
 
 // page is GET /api/user/withdrawals/page?limit=&cursor=: one keyset page, 200 even when empty.

@@ -103,11 +103,6 @@ func (s *Service) Withdraw(ctx context.Context, userID string, order ordernum.Nu
 	return nil
 }
 
-// Withdrawals returns every withdrawal of userID, newest first.
-func (s *Service) Withdrawals(ctx context.Context, userID string) ([]Withdrawal, error) {
-	return s.store.Withdrawals(ctx, userID)
-}
-
 // WithdrawalsPage returns up to limit withdrawals of userID, newest first, starting after the
 // opaque cursor ("" for the first page). Page.Next is "" on the last page. A limit outside
 // 1..keyset.MaxLimit gives keyset.ErrBadLimit; a cursor this service did not make gives

@@ -34,8 +34,6 @@ type Store interface {
 	// statement; it reports false (and changes nothing) if current is lower than amount or the user
 	// has no balance row.
 	Debit(ctx context.Context, userID string, amount points.Amount) (bool, error)
-	// Withdrawals returns every withdrawal of the user, newest first.
-	Withdrawals(ctx context.Context, userID string) ([]Withdrawal, error)
 	// WithdrawalsPage returns up to limit withdrawals of the user made before after (all when nil),
 	// newest first.
 	WithdrawalsPage(ctx context.Context, userID string, after *keyset.Cursor, limit int) ([]Withdrawal, error)
@@ -182,16 +180,6 @@ func (s *SQLStore) Debit(ctx context.Context, userID string, amount points.Amoun
 	return res.RowsAffected == 1, nil
 }
 
-// Withdrawals implements Store.
-func (s *SQLStore) Withdrawals(ctx context.Context, userID string) ([]Withdrawal, error) {
-	var rows []withdrawalRow
-	err := s.db.Conn(ctx).Where("user_id = ?", userID).Order("processed_at DESC, order_number DESC").Find(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("list withdrawals of user %s: %w", userID, err)
-	}
-	return fromRows(rows), nil
-}
-
 // WithdrawalsPage implements Store. The keyset condition is written out (not as a row-value
 // comparison) so that it means the same on both engines. The redundant processed_at <= ? is what
 // lets the (user_id, processed_at, order_number) index seek straight to the cursor: without it
@@ -202,7 +190,7 @@ func (s *SQLStore) WithdrawalsPage(ctx context.Context, userID string, after *ke
 		q = q.Where("processed_at <= ? AND (processed_at < ? OR (processed_at = ? AND order_number < ?))",
 			after.At, after.At, after.At, after.Key)
 	}
-	var rows []withdrawalRow
+	rows := make([]withdrawalRow, 0, min(limit, keyset.MaxLimit+1)) // gorm appends into this capacity instead of regrowing a slice
 	if err := q.Order("processed_at DESC, order_number DESC").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("page withdrawals of user %s: %w", userID, err)
 	}

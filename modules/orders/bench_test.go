@@ -2,14 +2,18 @@ package orders
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/stretchr/testify/require"
 
+	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
 	"github.com/gophermart/gophermart/modules/platform/web"
 	"github.com/gophermart/gophermart/modules/platform/web/webtest"
@@ -73,3 +77,59 @@ func BenchmarkListOrders100(b *testing.B) {
 		benchDo(b, e.app, http.MethodGet, "/api/user/orders", "", http.StatusOK)
 	}
 }
+
+// seedOrders stores count orders of userID straight in the table (series picks the numbers), one
+// microsecond apart, a third of them PROCESSED with an accrual, a third INVALID, the rest NEW.
+func seedOrders(tb testing.TB, d *db.DB, userID string, series, count int) {
+	tb.Helper()
+	base := time.Date(2024, 3, 4, 5, 6, 7, 0, time.UTC)
+	rows := make([]orderRow, count)
+	for i := range rows {
+		at := base.Add(time.Duration(i) * time.Microsecond)
+		rows[i] = orderRow{Number: num(series, i), UserID: userID, Status: StatusNew, UploadedAt: at, NextPollAt: &at}
+		switch i % 3 {
+		case 0:
+			a := int64(i*7 + 1)
+			rows[i].Status, rows[i].Accrual, rows[i].NextPollAt = StatusProcessed, &a, nil
+		case 1:
+			rows[i].Status, rows[i].NextPollAt = StatusInvalid, nil
+		}
+	}
+	require.NoError(tb, d.Conn(context.Background()).CreateInBatches(rows, 500).Error)
+}
+
+// benchList gets GET /api/user/orders, count orders long, from a real listener and reports the bytes
+// allocated per request in the whole process (server and client) and, as peak-live-B, the peak of
+// the live heap over the run (webtest.SampleHeap: sampled, and at GOGC=10, so ns/op is pessimistic);
+// gzip asks for a compressed answer.
+func benchList(b *testing.B, count int, gzip bool) {
+	b.Helper()
+	e := benchEnv(b)
+	seedOrders(b, e.db, "alice", 92, count)
+	base := webtest.Serve(b, e.app)
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	peak := webtest.SampleHeap(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, base+"/api/user/orders", nil)
+		require.NoError(b, err)
+		req.Header.Set("Authorization", "Bearer "+webtest.Token("alice"))
+		if gzip {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		resp, err := client.Do(req)
+		require.NoError(b, err)
+		n, err := io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		require.NoError(b, err)
+		require.Equal(b, http.StatusOK, resp.StatusCode)
+		b.SetBytes(n)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(peak()), "peak-live-B")
+}
+
+func BenchmarkListOrders2000(b *testing.B)      { benchList(b, 2_000, false) }
+func BenchmarkListOrders20000(b *testing.B)     { benchList(b, 20_000, false) }
+func BenchmarkListOrders20000Gzip(b *testing.B) { benchList(b, 20_000, true) }

@@ -51,18 +51,24 @@ type env struct {
 	notes *recorder
 }
 
-func newEnv(tb testing.TB, d *db.DB) *env {
+func newEnv(tb testing.TB, d *db.DB, cfg Config) *env {
 	tb.Helper()
 	notes := &recorder{}
-	svc := NewService(NewStore(d), notes, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc := NewService(NewStore(d), notes, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return &env{db: d, svc: svc, app: webtest.New(NewRoutes(svc)), notes: notes}
 }
 
-// setup opens a fresh migrated database with open and returns the orders module on it, with users
-// alice and bob.
+// setup opens a fresh migrated database with open and returns the orders module on it, with the
+// default configuration and users alice and bob.
 func setup(tb testing.TB, open dbtest.Opener) *env {
 	tb.Helper()
-	e := newEnv(tb, open(tb))
+	return setupWith(tb, open, Config{})
+}
+
+// setupWith is setup with the given configuration.
+func setupWith(tb testing.TB, open dbtest.Opener, cfg Config) *env {
+	tb.Helper()
+	e := newEnv(tb, open(tb), cfg)
 	dbtest.CreateUser(tb, e.db, "alice")
 	dbtest.CreateUser(tb, e.db, "bob")
 	return e
@@ -118,6 +124,22 @@ func (e *env) row(tb testing.TB, number string) orderRow {
 	var r orderRow
 	require.NoError(tb, e.db.Conn(context.Background()).Where("number = ?", number).Take(&r).Error)
 	return r
+}
+
+// pending counts the orders of userID that are NEW or PROCESSING.
+func (e *env) pending(tb testing.TB, userID string) int64 {
+	tb.Helper()
+	var n int64
+	require.NoError(tb, e.db.Conn(context.Background()).Model(&orderRow{}).
+		Where("user_id = ? AND status IN ?", userID, []string{StatusNew, StatusProcessing}).Count(&n).Error)
+	return n
+}
+
+// finish makes order n final (PROCESSED without an accrual), as the accrual worker would.
+func (e *env) finish(tb testing.TB, n string) {
+	tb.Helper()
+	require.NoError(tb, e.db.Conn(context.Background()).Exec(
+		"UPDATE gm_orders SET status = ?, next_poll_at = NULL WHERE number = ?", StatusProcessed, n).Error)
 }
 
 func (e *env) count(tb testing.TB) int64 {

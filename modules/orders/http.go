@@ -1,6 +1,8 @@
 package orders
 
 import (
+	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +14,10 @@ import (
 	"github.com/gophermart/gophermart/modules/platform/points"
 	"github.com/gophermart/gophermart/modules/platform/web"
 )
+
+// pendingRetryAfter is the Retry-After, in seconds, of a 429 for too many pending orders: pending
+// orders become final as the accrual system answers, which takes seconds to minutes.
+const pendingRetryAfter = "60"
 
 // maxUploadBody caps the body of an upload: an order number is at most ordernum.MaxLen digits, so
 // anything over 1 KiB is not one.
@@ -28,6 +34,7 @@ func NewRoutes(s *Service) web.Routes {
 		},
 		Errors: []web.ErrorStatus{
 			{Err: ErrOwnedByAnother, Status: fiber.StatusConflict},
+			{Err: ErrTooManyPending, Status: fiber.StatusTooManyRequests},
 			{Err: ordernum.ErrInvalid, Status: fiber.StatusUnprocessableEntity},
 			{Err: keyset.ErrBadCursor, Status: fiber.StatusBadRequest},
 			{Err: ErrUnknownUser, Status: fiber.StatusUnauthorized},
@@ -79,6 +86,9 @@ func (h handlers) upload(c *fiber.Ctx) error {
 		return err
 	}
 	outcome, err := h.s.Upload(c.UserContext(), web.UserID(c), n)
+	if errors.Is(err, ErrTooManyPending) {
+		c.Set(fiber.HeaderRetryAfter, pendingRetryAfter)
+	}
 	if err != nil {
 		return err
 	}
@@ -88,16 +98,25 @@ func (h handlers) upload(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusOK)
 }
 
-// list is GET /api/user/orders: every order of the caller, newest upload first; 204 when none.
+// listChunk is how many orders the plain list reads per query: the most a page may hold.
+const listChunk = keyset.MaxLimit
+
+// list is GET /api/user/orders: every order of the caller, newest upload first; 204 when none. The
+// list is read and written chunk by chunk (keyset pages), so a user with tens of thousands of orders
+// costs the memory of one chunk, not of the whole list.
+//
+// Each chunk is its own query, so the list is not one snapshot; but a row's key (its time and order
+// number) never changes, so no row is missed or repeated between chunks.
 func (h handlers) list(c *fiber.Ctx) error {
-	orders, err := h.s.List(c.UserContext(), web.UserID(c))
-	if err != nil {
-		return err
-	}
-	if len(orders) == 0 {
-		return c.SendStatus(fiber.StatusNoContent)
-	}
-	return c.JSON(toItems(orders))
+	userID, cursor := web.UserID(c), ""
+	return web.SendList(c, h.s.log, func(ctx context.Context) ([]orderItem, bool, error) {
+		p, err := h.s.Page(ctx, userID, listChunk, cursor)
+		if err != nil {
+			return nil, false, err
+		}
+		cursor = p.Next
+		return toItems(p.Items), p.Next != "", nil
+	})
 }
 
 // page is GET /api/user/orders/page?limit=&cursor=: one keyset page, 200 even when empty.

@@ -324,7 +324,7 @@ func TestPage(t *testing.T) {
 }
 
 func TestUnauthorized(t *testing.T) {
-	e := newEnv(t, dbtest.Engines(t)["sqlite"](t))
+	e := newEnv(t, dbtest.Engines(t)["sqlite"](t), Config{})
 	endpoints := []struct{ method, path, body string }{
 		{http.MethodPost, "/api/user/orders", num(7, 1)},
 		{http.MethodGet, "/api/user/orders", ""},
@@ -355,6 +355,68 @@ func TestUploadUnknownUser(t *testing.T) {
 			code, _, body := e.call(t, http.MethodPost, "/api/user/orders", webtest.Token("ghost"), "12345678903")
 			assert.Equal(t, http.StatusUnauthorized, code, body)
 			assert.Equal(t, int64(0), e.count(t))
+		})
+	}
+}
+
+// getList sends GET /api/user/orders as alice over a real connection, asking for gzip or not, with a
+// client that leaves Content-Encoding alone.
+func getList(t *testing.T, base, path string, gzipped bool) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, base+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+webtest.Token("alice"))
+	if gzipped {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(req)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if gzipped {
+		require.Equal(t, "gzip", resp.Header.Get("Content-Encoding"))
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		require.NoError(t, err)
+		body, err = io.ReadAll(zr)
+		require.NoError(t, err)
+	} else {
+		require.Empty(t, resp.Header.Get("Content-Encoding"))
+	}
+	return resp, body
+}
+
+// A list longer than one chunk is streamed, complete and in order, compressed or not, and is byte for
+// byte the JSON of the whole list.
+func TestListLongIsStreamedWhole(t *testing.T) {
+	const count = 2*listChunk + 34
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, open)
+			seedOrders(t, e.db, "alice", 24, count)
+			seedOrders(t, e.db, "bob", 25, 3)
+			all, err := NewStore(e.db).PageByUser(context.Background(), "alice", nil, count+1)
+			require.NoError(t, err)
+			require.Len(t, all, count)
+			want, err := json.Marshal(toItems(all))
+			require.NoError(t, err)
+
+			base := webtest.Serve(t, e.app)
+			for _, gzipped := range []bool{false, true} {
+				resp, body := getList(t, base, "/api/user/orders", gzipped)
+				require.Equal(t, http.StatusOK, resp.StatusCode)
+				assert.Equal(t, []string{"chunked"}, resp.TransferEncoding, "streamed")
+				assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+				assert.Equal(t, string(want), string(body), "gzip=%v", gzipped)
+			}
+			var items []listItem
+			require.NoError(t, json.Unmarshal(want, &items))
+			assert.Equal(t, num(24, count-1), items[0].Number, "newest first")
+			assert.Equal(t, num(24, 0), items[count-1].Number)
+			for i, it := range items {
+				assert.Equal(t, it.Status == StatusProcessed, it.Accrual != nil, "item %d: accrual only when credited", i)
+			}
 		})
 	}
 }

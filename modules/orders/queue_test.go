@@ -28,7 +28,7 @@ func queueFixture(tb testing.TB, d *db.DB, series, count int) []ordernum.Number 
 	for i := range count {
 		n, err := ordernum.Parse(num(series, i))
 		require.NoError(tb, err)
-		ok, err := store.Insert(ctx, user, n, base.Add(time.Duration(i)*time.Millisecond))
+		ok, err := store.Insert(ctx, user, n, base.Add(time.Duration(i)*time.Millisecond), count)
 		require.NoError(tb, err)
 		require.True(tb, ok)
 		out[i] = n

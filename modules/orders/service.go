@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -12,24 +13,28 @@ import (
 
 // Service is the orders use cases: upload and list. Safe for concurrent use.
 type Service struct {
-	store  Store
-	notify Notifier
-	log    *slog.Logger
-	now    func() time.Time
+	store      Store
+	notify     Notifier
+	log        *slog.Logger
+	maxPending int
+	now        func() time.Time
 }
 
-// NewService returns the orders service.
-func NewService(store Store, notify Notifier, log *slog.Logger) *Service {
-	return &Service{store: store, notify: notify, log: log, now: time.Now}
+// NewService returns the orders service; cfg caps each user's pending orders.
+func NewService(store Store, notify Notifier, cfg Config, log *slog.Logger) *Service {
+	cfg = cfg.withDefaults()
+	return &Service{store: store, notify: notify, log: log, maxPending: cfg.MaxPending, now: time.Now}
 }
 
 // Upload records that userID bought order n. A new number is stored durably as NEW (Accepted) and
 // the Notifier hears of it; a number this user uploaded before is AlreadyUploaded; one another user
 // uploaded gives ErrOwnedByAnother. The primary key decides, so two users racing for one number get
-// one Accepted and one ErrOwnedByAnother. Call it outside any transaction: the notification assumes
-// the insert is committed when Upload returns.
+// one Accepted and one ErrOwnedByAnother. A new number while the user has Config.MaxPending pending
+// orders gives ErrTooManyPending (a number already uploaded is still AlreadyUploaded or
+// ErrOwnedByAnother then); the cap holds under concurrent uploads. Call it outside any
+// transaction: the notification assumes the insert is committed when Upload returns.
 func (s *Service) Upload(ctx context.Context, userID string, n ordernum.Number) (Outcome, error) {
-	inserted, err := s.store.Insert(ctx, userID, n, s.now())
+	inserted, err := s.store.Insert(ctx, userID, n, s.now(), s.maxPending)
 	if err != nil {
 		return 0, err
 	}
@@ -39,6 +44,11 @@ func (s *Service) Upload(ctx context.Context, userID string, n ordernum.Number) 
 		return Accepted, nil
 	}
 	owner, err := s.store.Owner(ctx, n)
+	if errors.Is(err, ErrNotFound) {
+		// Nobody holds the number, so only the cap refused it. (Had another user inserted it since,
+		// 409 would have been as true an answer.)
+		return 0, ErrTooManyPending
+	}
 	if err != nil {
 		return 0, fmt.Errorf("upload order %s: %w", n, err)
 	}
@@ -46,11 +56,6 @@ func (s *Service) Upload(ctx context.Context, userID string, n ordernum.Number) 
 		return 0, ErrOwnedByAnother
 	}
 	return AlreadyUploaded, nil
-}
-
-// List returns every order of userID, newest upload first.
-func (s *Service) List(ctx context.Context, userID string) ([]Order, error) {
-	return s.store.ListByUser(ctx, userID)
 }
 
 // Page returns up to limit orders of userID, newest upload first, starting after the opaque

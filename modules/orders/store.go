@@ -57,13 +57,13 @@ func fromRow(r orderRow) Order {
 
 // Store keeps orders. Every method joins the transaction carried by ctx, if any.
 type Store interface {
-	// Insert stores a new order as NEW, due for polling at once. It reports false, and changes
-	// nothing, when the number exists already (whoever owns it): the primary key decides.
-	Insert(ctx context.Context, userID string, n ordernum.Number, at time.Time) (inserted bool, err error)
+	// Insert stores a new order as NEW, due for polling at once, unless the number exists already
+	// (whoever owns it: the primary key decides) or the user has maxPending pending orders already;
+	// it reports false, and changes nothing, in both cases. Concurrent inserts by one user take
+	// turns, so the cap holds under any concurrency. An unknown user gives ErrUnknownUser.
+	Insert(ctx context.Context, userID string, n ordernum.Number, at time.Time, maxPending int) (inserted bool, err error)
 	// Owner returns the id of the user who uploaded n, or ErrNotFound.
 	Owner(ctx context.Context, n ordernum.Number) (string, error)
-	// ListByUser returns every order of the user, newest upload first.
-	ListByUser(ctx context.Context, userID string) ([]Order, error)
 	// PageByUser returns up to limit orders of the user uploaded before after (all when nil), newest
 	// first.
 	PageByUser(ctx context.Context, userID string, after *keyset.Cursor, limit int) ([]Order, error)
@@ -80,22 +80,52 @@ type SQLStore struct {
 // NewStore returns the Store on d.
 func NewStore(d *db.DB) *SQLStore { return &SQLStore{db: d} }
 
-// Insert implements Store.
-func (s *SQLStore) Insert(ctx context.Context, userID string, n ordernum.Number, at time.Time) (bool, error) {
+// pendingSQL is the condition of a pending order, with the statuses as literals rather than
+// parameters: only then can either engine tell that a query with it may read the partial index
+// gm_orders_user_pending (a generic PostgreSQL plan knows nothing of a parameter's value).
+const pendingSQL = "status IN ('" + StatusNew + "', '" + StatusProcessing + "')"
+
+// insertCappedSQL inserts the order only while the user has fewer pending orders than the cap: one
+// conditional statement, so no read-modify-write. ON CONFLICT DO NOTHING rather than a failing
+// INSERT: a unique violation would abort a PostgreSQL transaction, and this way two users racing for
+// one number are told apart by RowsAffected alone. (SQLite parses the upsert after a SELECT only
+// when the SELECT has a WHERE clause, which it does.)
+const insertCappedSQL = `INSERT INTO gm_orders (number, user_id, status, uploaded_at, next_poll_at)
+	SELECT ?, ?, ?, ?, ?
+	WHERE (SELECT count(*) FROM gm_orders WHERE user_id = ? AND ` + pendingSQL + `) < ?
+	ON CONFLICT (number) DO NOTHING`
+
+// Insert implements Store. The conditional insert alone is not enough on PostgreSQL: under READ
+// COMMITTED two concurrent statements each count from their own snapshot, both see cap-1 and both
+// insert. So the transaction first locks the user's row (FOR NO KEY UPDATE: it does not block the
+// foreign-key checks of other tables' inserts, which take FOR KEY SHARE), and every later upload of
+// that user waits for the commit and then counts with a fresh snapshot that includes the new row. On
+// SQLite the lock clause is dropped and the immediate transaction serialises all writers anyway.
+func (s *SQLStore) Insert(ctx context.Context, userID string, n ordernum.Number, at time.Time, maxPending int) (bool, error) {
 	at = at.UTC().Truncate(time.Microsecond)
-	due := at
-	row := orderRow{Number: string(n), UserID: userID, Status: StatusNew, UploadedAt: at, NextPollAt: &due}
-	// ON CONFLICT DO NOTHING rather than a failing INSERT: a unique violation would abort a
-	// PostgreSQL transaction, and this way two racing users are told apart by RowsAffected alone.
-	res := s.db.Conn(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "number"}}, DoNothing: true}).
-		Create(&row)
-	if errors.Is(res.Error, gorm.ErrForeignKeyViolated) {
-		return false, fmt.Errorf("insert order %s: %w", n, ErrUnknownUser)
+	var inserted bool
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		var users []string
+		err := s.db.Conn(ctx).Table("gm_users").Select("id").Where("id = ?", userID).
+			Clauses(clause.Locking{Strength: "NO KEY UPDATE"}).Find(&users).Error
+		if err != nil {
+			return fmt.Errorf("lock user %s: %w", userID, err)
+		}
+		if len(users) == 0 { // checked here, not by the foreign key: the insert may not even be tried
+			return ErrUnknownUser
+		}
+		res := s.db.Conn(ctx).Exec(insertCappedSQL,
+			string(n), userID, StatusNew, at, at, userID, maxPending)
+		if res.Error != nil {
+			return res.Error
+		}
+		inserted = res.RowsAffected == 1
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("insert order %s: %w", n, err)
 	}
-	if res.Error != nil {
-		return false, fmt.Errorf("insert order %s: %w", n, res.Error)
-	}
-	return res.RowsAffected == 1, nil
+	return inserted, nil
 }
 
 // Owner implements Store.
@@ -114,17 +144,6 @@ func (s *SQLStore) Owner(ctx context.Context, n ordernum.Number) (string, error)
 // listColumns are the columns a list shows; the queue's are left out.
 var listColumns = []string{"number", "user_id", "status", "accrual", "uploaded_at"}
 
-// ListByUser implements Store.
-func (s *SQLStore) ListByUser(ctx context.Context, userID string) ([]Order, error) {
-	var rows []orderRow
-	err := s.db.Conn(ctx).Select(listColumns).Where("user_id = ?", userID).
-		Order("uploaded_at DESC, number DESC").Find(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("list orders of user %s: %w", userID, err)
-	}
-	return fromRows(rows), nil
-}
-
 // PageByUser implements Store. The keyset condition is written out (not as a row-value comparison)
 // so that it means the same on both engines. The redundant uploaded_at <= ? is what lets the
 // (user_id, uploaded_at, number) index seek straight to the cursor: without it
@@ -135,7 +154,7 @@ func (s *SQLStore) PageByUser(ctx context.Context, userID string, after *keyset.
 		q = q.Where("uploaded_at <= ? AND (uploaded_at < ? OR (uploaded_at = ? AND number < ?))",
 			after.At, after.At, after.At, after.Key)
 	}
-	var rows []orderRow
+	rows := make([]orderRow, 0, min(limit, keyset.MaxLimit+1)) // gorm appends into this capacity instead of regrowing a slice
 	if err := q.Order("uploaded_at DESC, number DESC").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("page orders of user %s: %w", userID, err)
 	}

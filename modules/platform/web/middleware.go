@@ -46,7 +46,8 @@ func Inflate(maxInflated int) fiber.Handler {
 }
 
 // Gzip compresses a response with gzip when the client accepts it. Only the list endpoints use it.
-// It always sets Vary: Accept-Encoding, so a shared cache keeps the two forms apart.
+// It always sets Vary: Accept-Encoding, so a shared cache keeps the two forms apart. A whole body
+// under 200 bytes is sent as is; a streamed one (SendList) is compressed as it is written.
 func Gzip() fiber.Handler {
 	cmp := compress.New(compress.Config{Level: compress.LevelBestSpeed})
 	return func(c *fiber.Ctx) error {

@@ -1,6 +1,7 @@
 // Package web is the HTTP edge of the service: one fiber app with a single problem+json error
-// handler, request ids, panic recovery, capped gzip request inflation, health checks, and the JWT
-// guard that every protected route sits behind. It knows no domain: modules hand it Routes.
+// handler, request ids, panic recovery, capped gzip request inflation, health checks, the JWT guard
+// that every protected route sits behind, and JSON lists streamed in chunks. It knows no domain:
+// modules hand it Routes.
 package web
 
 import (

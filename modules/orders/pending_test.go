@@ -1,0 +1,252 @@
+package orders
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gophermart/gophermart/modules/platform/db"
+	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
+	"github.com/gophermart/gophermart/modules/platform/ordernum"
+	"github.com/gophermart/gophermart/modules/platform/web/webtest"
+)
+
+func TestUploadPendingCap(t *testing.T) {
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := setupWith(t, open, Config{MaxPending: 3})
+			require.Equal(t, http.StatusAccepted, e.upload(t, "bob", num(20, 100)))
+			for i := range 3 {
+				require.Equal(t, http.StatusAccepted, e.upload(t, "alice", num(20, i)))
+			}
+
+			code, hdr, body := e.call(t, http.MethodPost, "/api/user/orders", webtest.Token("alice"), num(20, 3))
+			assert.Equal(t, http.StatusTooManyRequests, code, body)
+			assert.Equal(t, "application/problem+json", hdr.Get("Content-Type"))
+			assert.Equal(t, pendingRetryAfter, hdr.Get("Retry-After"))
+			var p struct {
+				Type, Title, Detail string
+				Status              int
+			}
+			require.NoError(t, json.Unmarshal([]byte(body), &p))
+			assert.Equal(t, http.StatusTooManyRequests, p.Status)
+			assert.Equal(t, "Too Many Requests", p.Title)
+			assert.Equal(t, ErrTooManyPending.Error(), p.Detail)
+
+			assert.Equal(t, http.StatusOK, e.upload(t, "alice", num(20, 0)), "her own number again, at the cap")
+			code, hdr, _ = e.call(t, http.MethodPost, "/api/user/orders", webtest.Token("alice"), num(20, 100))
+			assert.Equal(t, http.StatusConflict, code, "bob's number, at the cap")
+			assert.Empty(t, hdr.Get("Retry-After"), "only the 429 says when to retry")
+			assert.Equal(t, http.StatusAccepted, e.upload(t, "bob", num(20, 101)), "bob has his own cap")
+
+			require.NoError(t, e.db.Conn(context.Background()).Exec(
+				"UPDATE gm_orders SET status = ? WHERE number = ?", StatusProcessing, num(20, 1)).Error)
+			assert.Equal(t, http.StatusTooManyRequests, e.upload(t, "alice", num(20, 3)), "PROCESSING is pending too")
+			e.finish(t, num(20, 1))
+			assert.Equal(t, http.StatusAccepted, e.upload(t, "alice", num(20, 3)), "a final order frees a place")
+			require.NoError(t, e.db.Conn(context.Background()).Exec(
+				"UPDATE gm_orders SET status = ?, next_poll_at = NULL WHERE number = ?", StatusInvalid, num(20, 2)).Error)
+			assert.Equal(t, http.StatusAccepted, e.upload(t, "alice", num(20, 4)), "so does an INVALID one")
+			assert.Equal(t, http.StatusTooManyRequests, e.upload(t, "alice", num(20, 5)))
+
+			assert.Equal(t, int64(3), e.pending(t, "alice"))
+			assert.Equal(t, int64(7), e.count(t), "refused numbers are not stored")
+			assert.Len(t, e.notes.notified(), 7, "nor notified")
+		})
+	}
+}
+
+func TestStoreInsertCap(t *testing.T) {
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := open(t)
+			dbtest.CreateUser(t, d, "alice")
+			dbtest.CreateUser(t, d, "bob")
+			s := NewStore(d)
+			ctx := context.Background()
+			at := time.Date(2024, 6, 7, 8, 9, 10, 0, time.UTC)
+			insert := func(user string, i, maxPending int) bool {
+				t.Helper()
+				ok, err := s.Insert(ctx, user, ordernum.Number(num(21, i)), at, maxPending)
+				require.NoError(t, err)
+				return ok
+			}
+			assert.True(t, insert("bob", 100, 2))
+			assert.True(t, insert("bob", 101, 2))
+			assert.True(t, insert("alice", 0, 2), "bob's pending orders are not alice's")
+			assert.True(t, insert("alice", 1, 2))
+			assert.False(t, insert("alice", 2, 2), "at the cap")
+			assert.False(t, insert("alice", 0, 5), "an existing number is never inserted twice")
+			assert.False(t, insert("alice", 100, 5), "nor is another user's")
+			assert.True(t, insert("alice", 2, 3), "the cap is the caller's")
+			assert.False(t, insert("alice", 3, 0), "a cap of zero admits nothing")
+
+			_, err := s.Owner(ctx, ordernum.Number(num(21, 3)))
+			require.ErrorIs(t, err, ErrNotFound, "a refused number is not stored")
+			_, err = s.Insert(ctx, "ghost", ordernum.Number(num(21, 4)), at, 5)
+			require.ErrorIs(t, err, ErrUnknownUser)
+		})
+	}
+}
+
+// The pending count reads the partial index on each user's pending orders, not every order of the
+// user.
+func TestStorePendingCountUsesIndex(t *testing.T) {
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := open(t)
+			count := "SELECT count(*) FROM gm_orders WHERE user_id = 'alice' AND " + pendingSQL
+			var plan []string
+			switch d.Dialect() {
+			case db.Postgres:
+				require.NoError(t, d.InTx(context.Background(), func(ctx context.Context) error {
+					// The table is empty, so keep the planner from preferring a sequential scan.
+					if err := d.Conn(ctx).Exec("SET LOCAL enable_seqscan = off").Error; err != nil {
+						return err
+					}
+					return d.Conn(ctx).Raw("EXPLAIN " + count).Scan(&plan).Error
+				}))
+			case db.SQLite:
+				var rows []struct{ Detail string }
+				require.NoError(t, d.Conn(context.Background()).Raw("EXPLAIN QUERY PLAN "+count).Scan(&rows).Error)
+				for _, r := range rows {
+					plan = append(plan, r.Detail)
+				}
+			}
+			assert.Contains(t, strings.Join(plan, "\n"), "gm_orders_user_pending", "plan: %v", plan)
+		})
+	}
+}
+
+// TestUploadPendingCapConcurrent fires concurrent uploads of new numbers by one user who is one order
+// below the cap, round after round: exactly one of each round is accepted. Without serialising a
+// user's uploads, PostgreSQL's READ COMMITTED lets several of them count cap-1 at once.
+func TestUploadPendingCapConcurrent(t *testing.T) {
+	const (
+		maxPending = 5
+		racers     = 12
+		rounds     = 4
+	)
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := setupWith(t, open, Config{MaxPending: maxPending})
+			for i := range maxPending - 1 {
+				require.Equal(t, http.StatusAccepted, e.upload(t, "alice", num(22, i)))
+			}
+			next := 1000
+			for round := range rounds {
+				codes := make([]int, racers)
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for i := range codes {
+					n := num(22, next+i)
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						codes[i] = e.uploadAsync("alice", n)
+					}()
+				}
+				next += racers
+				close(start)
+				wg.Wait()
+				accepted := 0
+				for _, c := range codes {
+					if c == http.StatusAccepted {
+						accepted++
+					} else {
+						assert.Equal(t, http.StatusTooManyRequests, c, "round %d", round)
+					}
+				}
+				require.Equal(t, 1, accepted, "round %d: one place left, codes %v", round, codes)
+				require.Equal(t, int64(maxPending), e.pending(t, "alice"))
+				e.finish(t, num(22, round)) // one place again for the next round
+			}
+		})
+	}
+}
+
+// TestStoreInsertWaitsForTheUsersOpenUpload holds one upload's transaction open after its insert and
+// checks, on PostgreSQL, that a second upload by the same user waits for it to commit and then counts
+// the new row: the second is refused at the cap. Without the lock on the user's row the second
+// would count from its own snapshot, see cap-1, and insert.
+func TestStoreInsertWaitsForTheUsersOpenUpload(t *testing.T) {
+	open, ok := dbtest.Engines(t)["postgres"]
+	if !ok {
+		t.Skip("PostgreSQL only: SQLite's immediate transactions serialise every writer")
+	}
+	d := open(t)
+	dbtest.CreateUser(t, d, "alice")
+	dbtest.CreateUser(t, d, "bob")
+	s := NewStore(d)
+	ctx := context.Background()
+	at := time.Date(2024, 6, 7, 8, 9, 10, 0, time.UTC)
+	const maxPending = 2
+	ok, err := s.Insert(ctx, "alice", ordernum.Number(num(23, 0)), at, maxPending)
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	type result struct {
+		inserted bool
+		err      error
+	}
+	second := make(chan result, 1)
+	err = d.InTx(ctx, func(ctx context.Context) error {
+		ok, err := s.Insert(ctx, "alice", ordernum.Number(num(23, 1)), at, maxPending)
+		require.NoError(t, err)
+		require.True(t, ok, "the last place")
+		go func() {
+			ok, err := s.Insert(context.Background(), "alice", ordernum.Number(num(23, 2)), at, maxPending)
+			second <- result{ok, err}
+		}()
+		// Another user is not held up by alice's open upload.
+		ok, err = s.Insert(context.Background(), "bob", ordernum.Number(num(23, 100)), at, maxPending)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		waitForLockWaiter(t, d, second)
+		return nil // commit: the second upload goes on
+	})
+	require.NoError(t, err)
+	r := <-second
+	require.NoError(t, r.err)
+	assert.False(t, r.inserted, "the second upload counted the first one's row")
+	var pending int64
+	require.NoError(t, d.Conn(ctx).Raw("SELECT count(*) FROM gm_orders WHERE user_id = 'alice' AND "+pendingSQL).
+		Scan(&pending).Error)
+	assert.Equal(t, int64(maxPending), pending)
+}
+
+// waitForLockWaiter returns once a session of d's database waits for a lock; it fails the test if
+// the upload reporting on done finishes first (it did not wait), or after 10 s.
+func waitForLockWaiter[T any](t *testing.T, d *db.DB, done <-chan T) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var waiting int64
+		require.NoError(t, d.Conn(context.Background()).Raw(`SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting).Error)
+		if waiting > 0 {
+			return
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("the second upload by the same user did not wait for the open one: %+v", r)
+		case <-deadline:
+			t.Fatal("no upload waits for a lock after 10 s")
+		case <-tick.C:
+		}
+	}
+}
