@@ -162,7 +162,7 @@ func (c *Config) problems() []string {
 		"accrual.lease": int64(c.Accrual.Lease), "db.max_open_conns": int64(c.DB.MaxOpenConns),
 		"accrual.min_backoff": int64(c.Accrual.MinBackoff), "accrual.retry_backoff": int64(c.Accrual.RetryBackoff),
 		"accrual.max_retry_after": int64(c.Accrual.MaxRetryAfter),
-		"orders.max_pending": int64(c.Orders.MaxPending),
+		"orders.max_pending":      int64(c.Orders.MaxPending),
 	}
 	for _, s := range Settings { // in table order, so errors come out stable
 		if n, ok := positive[s.Key]; ok && n <= 0 {
