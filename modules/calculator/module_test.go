@@ -22,7 +22,9 @@ import (
 
 type noAuth struct{}
 
-func (noAuth) Authenticate(string) (string, error) { return "", errors.New("no protected routes") }
+func (noAuth) Authenticate(context.Context, string) (string, error) {
+	return "", errors.New("no protected routes")
+}
 
 // TestModule boots Module the way gophermart's built-in mode does: on a database that already holds
 // Gophermart's schema, with web.Module on a real socket and the routes under /accrual.
