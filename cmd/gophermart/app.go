@@ -56,7 +56,7 @@ var migrated = fx.Decorate(func(d *db.DB, log *slog.Logger) (*db.DB, error) {
 // bindings is the one place that knows both sides of every cross-module interface.
 var bindings = fx.Provide(
 	func(d *db.DB) web.Pinger { return d },
-	func(t *auth.Tokens) web.Authenticator { return t },
+	func(a *auth.Authenticator) web.Authenticator { return a },
 	func(w *accrual.Worker) orders.Notifier { return w },
 	orders.NewQueue,
 	func(q *orders.Queue) accrual.Orders { return q },

@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+
+	"github.com/gophermart/gophermart/modules/platform/web"
 )
 
 // Issuer is the iss claim of every token; tokens from anyone else are refused.
@@ -38,8 +42,8 @@ type SecretStore interface {
 }
 
 // Tokens issues and verifies the service's JWTs: HS256 only, sub = user id, iss = Issuer, with iat
-// and exp. Tokens are stateless: verifying one never touches the database. Tokens implements
-// web.Authenticator. Safe for concurrent use.
+// and exp. Tokens are stateless: verifying one never touches the database (Authenticator adds the
+// check that the user exists). Safe for concurrent use.
 type Tokens struct {
 	secret []byte
 	ttl    time.Duration
@@ -125,17 +129,81 @@ func (t *Tokens) Issue(userID string) (string, time.Time, error) {
 	return s, exp, nil
 }
 
-// Authenticate verifies token and returns the user id it was issued to. Malformed, expired, forged
-// tokens, and tokens signed with any algorithm but HS256 (none, HS384, RS256…), are errors.
-func (t *Tokens) Authenticate(token string) (string, error) {
-	var claims jwt.RegisteredClaims
-	if _, err := t.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
+// Verify checks token and returns the user id it was issued to. Malformed, expired, forged tokens,
+// tokens signed with any algorithm but HS256 (none, HS384, RS256…), and tokens whose claims are not
+// exactly of their registered types (see claims) are errors.
+func (t *Tokens) Verify(token string) (string, error) {
+	var c claims
+	if _, err := t.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
 		return t.secret, nil
 	}); err != nil {
 		return "", fmt.Errorf("verify token: %w", err)
 	}
-	if _, err := uuid.Parse(claims.Subject); err != nil {
+	if _, err := uuid.Parse(c.Subject); err != nil {
 		return "", errBadSubject
 	}
-	return claims.Subject, nil
+	return c.Subject, nil
+}
+
+// maxNumericDate is the latest exp, iat or nbf accepted: 9999-12-31T23:59:59Z, in Unix seconds.
+const maxNumericDate = 253402300799
+
+// claims are a token's registered claims, decoded strictly. jwt's own decoding takes a JSON string
+// holding a number ("exp":"4102444800") for a date and lets the last of two equal claims win; here
+// either, a claim of any other type, a claim that is not registered, or a date outside 1970..9999
+// makes the token malformed.
+type claims struct {
+	jwt.RegisteredClaims
+}
+
+// wireClaims is the JSON form of claims.
+type wireClaims struct {
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  jwt.ClaimStrings `json:"aud"`
+	ExpiresAt *numericDate     `json:"exp"`
+	NotBefore *numericDate     `json:"nbf"`
+	IssuedAt  *numericDate     `json:"iat"`
+	ID        string           `json:"jti"`
+}
+
+// UnmarshalJSON decodes the claims strictly (see claims).
+func (c *claims) UnmarshalJSON(b []byte) error {
+	var w wireClaims
+	if err := web.Unmarshal(b, &w); err != nil {
+		return fmt.Errorf("token claims: %w", err)
+	}
+	c.RegisteredClaims = jwt.RegisteredClaims{
+		Issuer: w.Issuer, Subject: w.Subject, Audience: w.Audience, ID: w.ID,
+		ExpiresAt: w.ExpiresAt.jwt(), NotBefore: w.NotBefore.jwt(), IssuedAt: w.IssuedAt.jwt(),
+	}
+	return nil
+}
+
+// errBadDate: a date claim is not a JSON number of seconds from 0 to maxNumericDate.
+var errBadDate = errors.New("date claim must be a JSON number of seconds within 1970..9999")
+
+// numericDate is a date claim: a JSON number (never a string) of seconds since the Unix epoch.
+type numericDate struct{ t time.Time }
+
+// UnmarshalJSON reads a JSON number from 0 to maxNumericDate.
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
+		return errBadDate
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || f < 0 || f > maxNumericDate {
+		return errBadDate
+	}
+	sec, frac := math.Modf(f)
+	d.t = time.Unix(int64(sec), int64(frac*1e9))
+	return nil
+}
+
+// jwt converts d to jwt's type; nil stays nil (the claim is absent).
+func (d *numericDate) jwt() *jwt.NumericDate {
+	if d == nil {
+		return nil
+	}
+	return jwt.NewNumericDate(d.t)
 }
