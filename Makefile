@@ -3,7 +3,7 @@ GOLANGCI_VERSION ?= v2.15.0
 GOBIN ?= $(shell go env GOPATH)/bin
 TEST_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: build run test test-pg e2e bench bench-micro lint fmt cover clean
+.PHONY: build run test test-pg e2e fuzz bench bench-micro lint fmt cover clean
 
 build: ## build both binaries into bin/
 	CGO_ENABLED=0 go build -o bin/gophermart ./cmd/gophermart
@@ -20,6 +20,9 @@ test-pg: ## the whole suite against the local PostgreSQL too
 
 e2e: ## only the end-to-end tests (real binaries)
 	GOPHERMART_TEST_DSN='$(TEST_DSN)' go test -race -count=1 -tags e2e -run 'E2E' ./cmd/...
+
+fuzz: ## a short bounded fuzzing run of the request decoders (FUZZTIME=10s per target)
+	bash .ci/fuzz
 
 bench: ## load benchmark of the real binaries on PostgreSQL (docs/BENCHMARKS.md); e.g. BENCH_FLAGS='-duration 10s'
 	go run ./cmd/loadgen -dsn '$(TEST_DSN)' $(BENCH_FLAGS)

@@ -103,3 +103,42 @@ func TestCut(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, base+3, c.At.Unix(), "the next page starts after the last row shown")
 }
+
+// FuzzDecode: whatever the input, Decode refuses it with ErrBadCursor or returns a position the
+// service could have written, whose encoding is exactly the input.
+func FuzzDecode(f *testing.F) {
+	now := time.Now()
+	for _, s := range []string{
+		"", keyset.Cursor{At: now, Key: "12345678903"}.Encode(),
+		keyset.Cursor{At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), Key: "18"}.Encode(),
+		keyset.Cursor{At: time.Unix(0, 0), Key: "18"}.Encode(),
+		base64.RawURLEncoding.EncodeToString([]byte("+1767225600000000:18")),
+		base64.RawURLEncoding.EncodeToString([]byte("1767225600000000:")),
+		base64.RawURLEncoding.EncodeToString([]byte("-1:18")),
+		"@@", "MTI", "=", strings.Repeat("A", 513),
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := keyset.Decode(s)
+		if err != nil {
+			require.ErrorIs(t, err, keyset.ErrBadCursor)
+			require.Nil(t, c)
+			return
+		}
+		if s == "" {
+			require.Nil(t, c)
+			return
+		}
+		require.NotNil(t, c)
+		require.Equal(t, s, c.Encode())
+		require.False(t, c.At.Before(keyset.MinCursorTime))
+		require.False(t, c.At.After(time.Now().Add(keyset.CursorSlack)))
+		require.Less(t, c.At.Year(), 10000)
+		require.NotEmpty(t, c.Key)
+		require.LessOrEqual(t, len(c.Key), 256)
+		for _, r := range c.Key {
+			require.True(t, r >= '0' && r <= '9', c.Key)
+		}
+	})
+}
