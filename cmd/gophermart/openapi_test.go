@@ -33,13 +33,6 @@ import (
 // registers (serveOptions, every module) are exactly the documented operations, and every answer of
 // a real flow, errors included, is one the document describes.
 
-// specServer builds the whole service as `gophermart serve` does, with args as its command line, on
-// a fresh database of the engine, and starts it (listening on a free loopback port).
-func specServer(t *testing.T, engine string, args ...string) *web.Server {
-	t.Helper()
-	return specServers(t, engine, args...).Server
-}
-
 // specApp is the started service's public server and, in built-in mode (no accrual address), the
 // built-in accrual service's own server (nil otherwise).
 type specApp struct {
@@ -48,7 +41,9 @@ type specApp struct {
 	Accrual *calculator.Server `optional:"true"`
 }
 
-// specServers is specServer, with the built-in accrual service's server too.
+// specServers builds the whole service as `gophermart serve` does, with args as its command line
+// (a later flag overrides an earlier one), on a fresh database of the engine, and starts it
+// (listening on free loopback ports).
 func specServers(t *testing.T, engine string, args ...string) specApp {
 	t.Helper()
 	fs := pflag.NewFlagSet("gophermart", pflag.ContinueOnError)

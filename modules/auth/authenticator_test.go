@@ -51,7 +51,7 @@ func TestAuthenticatorChecksTheUserExists(t *testing.T) {
 			for range 2 {
 				_, err = a.Authenticate(ctx, ghost)
 				require.ErrorIs(t, err, errUnknownUser)
-				assert.NotErrorIs(t, err, web.ErrAuthUnavailable)
+				require.NotErrorIs(t, err, web.ErrAuthUnavailable)
 			}
 			assert.Equal(t, int64(3), store.lookups.Load(), "an unknown user is never remembered")
 

@@ -78,6 +78,7 @@ func eachEngine(t *testing.T, check func(t *testing.T, d *db.DB)) {
 func TestThrottleLocksAfterMaxFailures(t *testing.T) {
 	t.Parallel()
 	eachEngine(t, func(t *testing.T, d *db.DB) {
+		t.Helper()
 		ths, clk := newTestThrottles(d, 1, 3, time.Minute)
 		th := ths[0]
 		k := throttleKey{login: "alice", ip: "10.0.0.1"}
@@ -105,6 +106,7 @@ func TestThrottleLocksAfterMaxFailures(t *testing.T) {
 func TestThrottleSuccessClearsPair(t *testing.T) {
 	t.Parallel()
 	eachEngine(t, func(t *testing.T, d *db.DB) {
+		t.Helper()
 		ths, _ := newTestThrottles(d, 1, 3, time.Minute)
 		th := ths[0]
 		k := throttleKey{login: "alice", ip: "10.0.0.1"}
@@ -122,6 +124,7 @@ func TestThrottleSuccessClearsPair(t *testing.T) {
 func TestThrottleAbortedAttemptsDoNotCount(t *testing.T) {
 	t.Parallel()
 	eachEngine(t, func(t *testing.T, d *db.DB) {
+		t.Helper()
 		ths, _ := newTestThrottles(d, 1, 2, time.Minute)
 		th := ths[0]
 		k := throttleKey{login: "alice", ip: "10.0.0.1"}
@@ -140,6 +143,7 @@ func TestThrottleAbortedAttemptsDoNotCount(t *testing.T) {
 func TestThrottleCountsAttemptsInFlight(t *testing.T) {
 	t.Parallel()
 	eachEngine(t, func(t *testing.T, d *db.DB) {
+		t.Helper()
 		ths, clk := newTestThrottles(d, 1, 3, time.Minute)
 		th := ths[0]
 		k := throttleKey{login: "alice", ip: "10.0.0.1"}
@@ -168,6 +172,7 @@ func TestThrottleCountsAttemptsInFlight(t *testing.T) {
 func TestThrottlePrunesOldRows(t *testing.T) {
 	t.Parallel()
 	eachEngine(t, func(t *testing.T, d *db.DB) {
+		t.Helper()
 		ths, clk := newTestThrottles(d, 1, 5, time.Minute)
 		th := ths[0]
 		for i := range 50 { // distinct logins, each failing once
@@ -191,6 +196,7 @@ func TestThrottlePrunesOldRows(t *testing.T) {
 func TestThrottleSharedByInstances(t *testing.T) {
 	t.Parallel()
 	eachEngine(t, func(t *testing.T, d *db.DB) {
+		t.Helper()
 		ths, clk := newTestThrottles(d, 2, 5, time.Minute)
 		a, b := ths[0], ths[1]
 		k := throttleKey{login: "victim", ip: "203.0.113.7"}
@@ -208,6 +214,7 @@ func TestThrottleSharedByInstances(t *testing.T) {
 func TestThrottleParallelGuessesAtTwoInstances(t *testing.T) {
 	t.Parallel()
 	eachEngine(t, func(t *testing.T, d *db.DB) {
+		t.Helper()
 		ths, _ := newTestThrottles(d, 2, 5, time.Minute)
 		k := throttleKey{login: "victim", ip: "203.0.113.7"}
 		const guesses = 40
