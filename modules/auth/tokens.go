@@ -1,9 +1,11 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,8 +15,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
-
-	"github.com/gophermart/gophermart/modules/platform/web"
 )
 
 // Issuer is the iss claim of every token; tokens from anyone else are refused.
@@ -156,54 +156,107 @@ type claims struct {
 	jwt.RegisteredClaims
 }
 
-// wireClaims is the JSON form of claims.
+// errBadClaims: the claims are not an object of registered claims, each once and of its type.
+var errBadClaims = errors.New("token claims must be registered claims, each once, of its type")
+
+// wireClaims is the JSON form of claims. Each field type refuses a value of another type and a
+// second occurrence of its claim (encoding/json decodes a repeated key into the same field again,
+// also when the two differ only in case). Every token verification decodes one, so it allocates
+// little.
 type wireClaims struct {
-	Issuer    string           `json:"iss"`
-	Subject   string           `json:"sub"`
-	Audience  jwt.ClaimStrings `json:"aud"`
-	ExpiresAt *numericDate     `json:"exp"`
-	NotBefore *numericDate     `json:"nbf"`
-	IssuedAt  *numericDate     `json:"iat"`
-	ID        string           `json:"jti"`
+	Issuer    claimString   `json:"iss"`
+	Subject   claimString   `json:"sub"`
+	ID        claimString   `json:"jti"`
+	Audience  claimAudience `json:"aud"`
+	ExpiresAt claimDate     `json:"exp"`
+	NotBefore claimDate     `json:"nbf"`
+	IssuedAt  claimDate     `json:"iat"`
 }
 
 // UnmarshalJSON decodes the claims strictly (see claims).
 func (c *claims) UnmarshalJSON(b []byte) error {
 	var w wireClaims
-	if err := web.Unmarshal(b, &w); err != nil {
-		return fmt.Errorf("token claims: %w", err)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return fmt.Errorf("%w: %w", errBadClaims, err)
 	}
 	c.RegisteredClaims = jwt.RegisteredClaims{
-		Issuer: w.Issuer, Subject: w.Subject, Audience: w.Audience, ID: w.ID,
-		ExpiresAt: w.ExpiresAt.jwt(), NotBefore: w.NotBefore.jwt(), IssuedAt: w.IssuedAt.jwt(),
+		Issuer: w.Issuer.v, Subject: w.Subject.v, ID: w.ID.v, Audience: w.Audience.v,
+		ExpiresAt: w.ExpiresAt.v, NotBefore: w.NotBefore.v, IssuedAt: w.IssuedAt.v,
 	}
 	return nil
 }
 
-// errBadDate: a date claim is not a JSON number of seconds from 0 to maxNumericDate.
-var errBadDate = errors.New("date claim must be a JSON number of seconds within 1970..9999")
-
-// numericDate is a date claim: a JSON number (never a string) of seconds since the Unix epoch.
-type numericDate struct{ t time.Time }
-
-// UnmarshalJSON reads a JSON number from 0 to maxNumericDate.
-func (d *numericDate) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
-		return errBadDate
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || f < 0 || f > maxNumericDate {
-		return errBadDate
-	}
-	sec, frac := math.Modf(f)
-	d.t = time.Unix(int64(sec), int64(frac*1e9))
-	return nil
+// claimString is a string claim.
+type claimString struct {
+	v   string
+	set bool
 }
 
-// jwt converts d to jwt's type; nil stays nil (the claim is absent).
-func (d *numericDate) jwt() *jwt.NumericDate {
-	if d == nil {
+func (s *claimString) UnmarshalJSON(b []byte) error {
+	if s.set || len(b) < 2 || b[0] != '"' {
+		return errBadClaims
+	}
+	s.set = true
+	if bytes.IndexByte(b, '\\') < 0 { // no escapes: the text between the quotes is the string
+		s.v = string(b[1 : len(b)-1])
 		return nil
 	}
-	return jwt.NewNumericDate(d.t)
+	return json.Unmarshal(b, &s.v)
+}
+
+// claimAudience is aud: a string or an array of strings.
+type claimAudience struct {
+	v   jwt.ClaimStrings
+	set bool
+}
+
+func (a *claimAudience) UnmarshalJSON(b []byte) error {
+	if a.set || len(b) == 0 || (b[0] != '"' && b[0] != '[') {
+		return errBadClaims
+	}
+	a.set = true
+	if b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return errBadClaims
+		}
+		a.v = jwt.ClaimStrings{s}
+		return nil
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return errBadClaims
+	}
+	a.v = make(jwt.ClaimStrings, 0, len(raw))
+	for _, r := range raw {
+		var s claimString // every element a string: null or a number is refused
+		if err := s.UnmarshalJSON(r); err != nil {
+			return err
+		}
+		a.v = append(a.v, s.v)
+	}
+	return nil
+}
+
+// claimDate is a date claim: a JSON number (never a string) of seconds since the Unix epoch, from 0
+// to maxNumericDate.
+type claimDate struct {
+	v   *jwt.NumericDate
+	set bool
+}
+
+func (d *claimDate) UnmarshalJSON(b []byte) error {
+	if d.set || len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
+		return errBadClaims
+	}
+	d.set = true
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || f < 0 || f > maxNumericDate {
+		return errBadClaims
+	}
+	sec, frac := math.Modf(f)
+	d.v = jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9)))
+	return nil
 }

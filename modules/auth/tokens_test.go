@@ -231,6 +231,9 @@ func TestTokensRejectClaimsOfTheWrongType(t *testing.T) {
 	assert.Equal(t, uid, got)
 	_, err = tk.Verify(claims(`"iat":` + iat + `.5,"exp":` + exp + `,"aud":["shop"],"jti":"x","nbf":` + iat))
 	require.NoError(t, err, "every registered claim of its type is accepted")
+	got, err = tk.Verify(signRaw(t, `{"exp":`+exp+`,"iat":`+iat+`,"iss":"gophermart","sub":"\u0030`+uid[1:]+`","aud":"shop"}`))
+	require.NoError(t, err, "in any order, with escapes, aud a string")
+	assert.Equal(t, "0"+uid[1:], got)
 
 	tests := []struct{ name, token string }{
 		{"exp a string", claims(`"iat":` + iat + `,"exp":"` + exp + `"`)},
@@ -246,6 +249,11 @@ func TestTokensRejectClaimsOfTheWrongType(t *testing.T) {
 		{"sub a number", signRaw(t, `{"iss":"gophermart","sub":5,"iat":`+iat+`,"exp":`+exp+`}`)},
 		{"iss an array", signRaw(t, `{"iss":["gophermart"],"sub":"`+uid+`","iat":`+iat+`,"exp":`+exp+`}`)},
 		{"aud a number", claims(`"iat":` + iat + `,"exp":` + exp + `,"aud":1`)},
+		{"aud with a null", claims(`"iat":` + iat + `,"exp":` + exp + `,"aud":["shop",null]`)},
+		{"aud twice", claims(`"iat":` + iat + `,"exp":` + exp + `,"aud":"a","aud":"b"`)},
+		{"exp in another case, twice", claims(`"iat":` + iat + `,"exp":1,"EXP":` + exp)},
+		{"sub null", signRaw(t, `{"iss":"gophermart","sub":null,"iat":`+iat+`,"exp":`+exp+`}`)},
+		{"iss escaped twice", signRaw(t, `{"iss":"x","\u0069ss":"gophermart","sub":"`+uid+`","iat":`+iat+`,"exp":`+exp+`}`)},
 		{"unknown claim", claims(`"iat":` + iat + `,"exp":` + exp + `,"admin":true`)},
 		{"claims an array", signRaw(t, `["gophermart"]`)},
 		{"trailing data", signRaw(t, `{"iss":"gophermart","sub":"`+uid+`","iat":`+iat+`,"exp":`+exp+`} {}`)},
