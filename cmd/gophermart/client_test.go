@@ -50,7 +50,7 @@ func newAPIFrom(t *testing.T, addr, localIP string) *apiClient {
 }
 
 // newAccrualAPI is an apiClient for the accrual service at addr, mounted under prefix there ("" for
-// the accrual binary, "/accrual" for gophermart's built-in one).
+// the accrual binary and for gophermart's built-in one, each on its own listener).
 func newAccrualAPI(t *testing.T, addr, prefix string) *apiClient {
 	t.Helper()
 	a := newAPI(t, addr)

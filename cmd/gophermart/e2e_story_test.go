@@ -45,8 +45,8 @@ func (a *apiClient) waitFinal(token, number string, within time.Duration) orderI
 	}
 }
 
-// story walks the whole user story against a running gophermart whose accrual system is reached at
-// accrualBase (a full URL prefix, e.g. http://127.0.0.1:9/ or http://…/accrual).
+// story walks the whole user story against a running gophermart (api) whose accrual system is
+// reached by accrual, with its API under accrualPrefix.
 func story(t *testing.T, api *apiClient, accrual *apiClient, accrualPrefix string) {
 	t.Helper()
 	// The accrual system learns a mechanic and a purchase (the SPEC's 5% of 14599.50 = 729.98).

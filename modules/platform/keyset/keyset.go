@@ -86,13 +86,14 @@ func decode(s string) (*Cursor, error) {
 	return &Cursor{At: time.UnixMicro(us).UTC(), Key: key}, nil
 }
 
-// ParseLimit reads the limit query parameter: absent or empty is DefaultLimit.
+// ParseLimit reads the limit query parameter: absent or empty is DefaultLimit; otherwise a decimal
+// integer from 1 to MaxLimit written plainly (no sign, no leading zero).
 func ParseLimit(s string) (int, error) {
 	if s == "" {
 		return DefaultLimit, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > MaxLimit {
+	if err != nil || n < 1 || n > MaxLimit || strconv.Itoa(n) != s {
 		return 0, ErrBadLimit
 	}
 	return n, nil

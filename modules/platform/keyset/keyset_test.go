@@ -44,6 +44,9 @@ func TestParseLimit(t *testing.T) {
 		{give: "-1", wantErr: true},
 		{give: "ten", wantErr: true},
 		{give: "1e2", wantErr: true},
+		{give: "+5", wantErr: true},
+		{give: "05", wantErr: true},
+		{give: " 5", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
