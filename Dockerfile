@@ -3,6 +3,8 @@
 #   docker build -t gophermart .                      # gophermart (default target)
 #   docker build -t gophermart-accrual --target accrual .
 #   docker run gophermart migrate up                  # ENTRYPOINT is the binary
+# Without ACCRUAL_SYSTEM_ADDRESS the gophermart image runs the built-in accrual service on the
+# container's loopback only: publish the standalone accrual image instead (docker-compose.yml).
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./

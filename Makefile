@@ -21,11 +21,8 @@ test-pg: ## the whole suite against the local PostgreSQL too
 e2e: ## only the end-to-end tests (real binaries)
 	GOPHERMART_TEST_DSN='$(TEST_DSN)' go test -race -count=1 -tags e2e -run 'E2E' ./cmd/...
 
-FUZZTIME ?= 20s
-
-fuzz: ## run each fuzz target for FUZZTIME (plain go test runs only their seeds)
-	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./modules/platform/points/
-	go test -run '^$$' -fuzz '^FuzzDecodeResult$$' -fuzztime $(FUZZTIME) ./modules/accrual/
+fuzz: ## a short bounded fuzzing run of the request decoders (FUZZTIME=10s per target)
+	bash .ci/fuzz
 
 bench: ## load benchmark of the real binaries on PostgreSQL (docs/BENCHMARKS.md); e.g. BENCH_FLAGS='-duration 10s'
 	go run ./cmd/loadgen -dsn '$(TEST_DSN)' $(BENCH_FLAGS)

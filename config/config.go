@@ -22,13 +22,26 @@ import (
 
 // Config is the whole configuration; cmd hands each module only its own part.
 type Config struct {
-	HTTP    web.Config     `mapstructure:"http"`
-	DB      db.Config      `mapstructure:"db"`
-	Auth    auth.Config    `mapstructure:"auth"`
-	Accrual accrual.Config `mapstructure:"accrual"`
-	Orders  orders.Config  `mapstructure:"orders"`
-	Log     logging.Config `mapstructure:"log"`
+	HTTP           web.Config     `mapstructure:"http"`
+	DB             db.Config      `mapstructure:"db"`
+	Auth           auth.Config    `mapstructure:"auth"`
+	Accrual        accrual.Config `mapstructure:"accrual"`
+	Orders         orders.Config  `mapstructure:"orders"`
+	BuiltinAccrual BuiltinAccrual `mapstructure:"builtin_accrual"`
+	Log            logging.Config `mapstructure:"log"`
 }
+
+// BuiltinAccrual is the part of the built-in accrual service, run in-process when no accrual system
+// address is set.
+type BuiltinAccrual struct {
+	// Address is the loopback host:port of its own listener; port 0 picks a free one, so several
+	// instances on one machine never collide.
+	Address string `mapstructure:"address"`
+}
+
+// DefaultBuiltinAccrualAddress is where the built-in accrual service listens unless configured: a
+// free port on IPv4 loopback.
+const DefaultBuiltinAccrualAddress = "127.0.0.1:0"
 
 // ErrInvalid wraps every validation failure; the program exits with code 2 on it.
 var ErrInvalid = errors.New("invalid configuration")
@@ -41,6 +54,7 @@ var Settings = settings.Table{
 	{Key: "http.address", Flag: "run-address", Short: "a", Env: "RUN_ADDRESS", Default: "localhost:8080", Usage: "address to listen on (host:port)"},
 	{Key: "db.uri", Flag: "database-uri", Short: "d", Env: "DATABASE_URI", Default: "", Usage: "database URL: postgres://…, sqlite://path or file:path; empty: SQLite file " + db.DefaultSQLitePath},
 	{Key: "accrual.address", Flag: "accrual-address", Short: "r", Env: "ACCRUAL_SYSTEM_ADDRESS", Default: "", Usage: "accrual system base URL; empty: run the built-in accrual service in-process"},
+	{Key: "builtin_accrual.address", Flag: "builtin-accrual-address", Env: "GOPHERMART_BUILTIN_ACCRUAL_ADDRESS", Default: DefaultBuiltinAccrualAddress, Usage: "loopback host:port of the built-in accrual service (without an accrual system base URL); port 0: a free one, logged at start"},
 	{Key: "db.max_open_conns", Flag: "db-max-conns", Env: "GOPHERMART_DB_MAX_CONNS", Default: 20, Usage: "maximum open database connections"},
 	{Key: "http.body_limit", Flag: "body-limit", Env: "GOPHERMART_BODY_LIMIT", Default: 1 << 20, Usage: "maximum request body size on the wire, bytes"},
 	{Key: "http.max_inflated", Flag: "max-inflated", Env: "GOPHERMART_MAX_INFLATED", Default: 1 << 20, Usage: "maximum size of a gzip request body once inflated, bytes (over it: 413)"},
@@ -136,6 +150,10 @@ func (c *Config) problems() []string {
 		if err := validURL(c.Accrual.Address); err != nil {
 			bad("accrual.address", err.Error())
 		}
+	}
+	// Its POST endpoints create points: it must never be reachable from another machine.
+	if err := settings.CheckLoopbackAddress(c.BuiltinAccrual.Address); err != nil {
+		bad("builtin_accrual.address", err.Error()+" (the built-in accrual service creates points: loopback only)")
 	}
 	if c.Auth.JWTSecret != "" && len(c.Auth.JWTSecret) < 32 {
 		bad("auth.jwt_secret", "must be at least 32 bytes")

@@ -126,6 +126,10 @@ func TestInvalidValuesNameTheSetting(t *testing.T) {
 		{name: "address bad port", env: map[string]string{"RUN_ADDRESS": "localhost:http99"}, want: "RUN_ADDRESS (-a)"},
 		{name: "unknown database scheme", args: []string{"-d", "mysql://x"}, want: "DATABASE_URI (-d)"},
 		{name: "accrual not a URL", args: []string{"-r", "ftp://x"}, want: "ACCRUAL_SYSTEM_ADDRESS (-r)"},
+		{name: "built-in accrual on every interface", env: map[string]string{"GOPHERMART_BUILTIN_ACCRUAL_ADDRESS": "0.0.0.0:8081"}, want: "GOPHERMART_BUILTIN_ACCRUAL_ADDRESS (--builtin-accrual-address): want a loopback address"},
+		{name: "built-in accrual without a host", args: []string{"--builtin-accrual-address", ":8081"}, want: "GOPHERMART_BUILTIN_ACCRUAL_ADDRESS (--builtin-accrual-address)"},
+		{name: "built-in accrual on a public address", args: []string{"--builtin-accrual-address", "203.0.113.7:8081"}, want: "GOPHERMART_BUILTIN_ACCRUAL_ADDRESS"},
+		{name: "built-in accrual without a port", env: map[string]string{"GOPHERMART_BUILTIN_ACCRUAL_ADDRESS": "127.0.0.1"}, want: "GOPHERMART_BUILTIN_ACCRUAL_ADDRESS"},
 		{name: "short secret", env: map[string]string{"GOPHERMART_JWT_SECRET": "short"}, want: "GOPHERMART_JWT_SECRET (--jwt-secret)"},
 		{name: "zero ttl", args: []string{"--token-ttl", "0s"}, want: "GOPHERMART_TOKEN_TTL (--token-ttl)"},
 		{name: "bad samesite", args: []string{"--cookie-samesite", "sometimes"}, want: "GOPHERMART_COOKIE_SAMESITE"},
@@ -214,4 +218,19 @@ func TestAccrualLeaseBoundary(t *testing.T) {
 	_, err = load(t, "--accrual-lease", "11999ms", "--accrual-timeout", "5s")
 	require.ErrorIs(t, err, config.ErrInvalid)
 	assert.Contains(t, err.Error(), "GOPHERMART_ACCRUAL_LEASE")
+}
+
+// The built-in accrual service listens on a free loopback port unless told otherwise, and on any
+// loopback address it is given.
+func TestBuiltinAccrualAddress(t *testing.T) {
+	clearEnv(t)
+	cfg, err := load(t)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:0", cfg.BuiltinAccrual.Address)
+	for _, addr := range []string{"127.0.0.1:8081", "[::1]:8081", "localhost:8081", "127.0.0.2:0"} {
+		t.Setenv("GOPHERMART_BUILTIN_ACCRUAL_ADDRESS", addr)
+		cfg, err := load(t)
+		require.NoError(t, err, addr)
+		assert.Equal(t, addr, cfg.BuiltinAccrual.Address)
+	}
 }

@@ -71,6 +71,6 @@ func describeDB(uri string) string {
 // noUsers is the standalone service's authenticator: it has no protected routes, so no token is valid.
 type noUsers struct{}
 
-func (noUsers) Authenticate(string) (string, error) {
+func (noUsers) Authenticate(context.Context, string) (string, error) {
 	return "", errors.New("the accrual service has no users")
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net"
-	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -56,7 +54,7 @@ var migrated = fx.Decorate(func(d *db.DB, log *slog.Logger) (*db.DB, error) {
 // bindings is the one place that knows both sides of every cross-module interface.
 var bindings = fx.Provide(
 	func(d *db.DB) web.Pinger { return d },
-	func(t *auth.Tokens) web.Authenticator { return t },
+	func(a *auth.Authenticator) web.Authenticator { return a },
 	func(w *accrual.Worker) orders.Notifier { return w },
 	orders.NewQueue,
 	func(q *orders.Queue) accrual.Orders { return q },
@@ -89,56 +87,29 @@ func registerMetrics(reg *prometheus.Registry, w *accrual.Worker, o accrual.Orde
 	reg.MustRegister(accrual.NewCollector(w, o), collectors.NewDBStatsCollector(d.SQL(), "gophermart"))
 }
 
-// builtinPrefix is where the built-in accrual service is mounted on gophermart's own server.
-const builtinPrefix = "/accrual"
-
 // accrualSystem points the worker at ACCRUAL_SYSTEM_ADDRESS or, when it is empty, runs the accrual
-// service in-process, mounted under /accrual on gophermart's own server (no port of its own, so two
-// instances on one machine never collide) and keeping its acc_ tables in gophermart's database.
+// service in-process on its own listener, bound to loopback (GOPHERMART_BUILTIN_ACCRUAL_ADDRESS; a
+// free port by default, so two instances on one machine never collide), never on gophermart's
+// public one: its POST endpoints create points. It keeps its acc_ tables in gophermart's database.
 func accrualSystem(cfg *config.Config) fx.Option {
 	if addr := cfg.Accrual.Address; addr != "" {
 		return fx.Supply(accrual.BaseURL(func() string { return addr }))
 	}
 	calc := calculator.DefaultConfig()
-	calc.Prefix = builtinPrefix
-	calc.LoopbackOnly = true
-	// The worker needs the URL before the server exists (the server's routes need the worker), so it
-	// reads the server through a reference filled once both are built.
-	var server atomic.Pointer[web.Server]
-	url := func() string {
-		bound := ""
-		if s := server.Load(); s != nil {
-			bound = s.Addr()
-		}
-		return builtinURL(bound, cfg.HTTP.Address)
-	}
+	calc.Address = cfg.BuiltinAccrual.Address
 	return fx.Options(
 		fx.Supply(calc),
-		calculator.Module,
-		fx.Supply(accrual.BaseURL(url)),
-		fx.Invoke(func(lc fx.Lifecycle, s *web.Server, log *slog.Logger) {
-			server.Store(s)
+		calculator.Builtin,
+		// The worker asks the built-in server, which therefore starts (binds) before the worker does.
+		fx.Provide(func(s *calculator.Server) accrual.BaseURL { return s.URL }),
+		fx.Invoke(func(lc fx.Lifecycle, s *calculator.Server, log *slog.Logger) {
 			lc.Append(fx.StartHook(func() {
 				log.Warn("ACCRUAL_SYSTEM_ADDRESS is not set: using the built-in accrual service, a local stand-in "+
-					"for the real accrual system; set ACCRUAL_SYSTEM_ADDRESS in production",
-					"module", "accrual", "url", url())
+					"for the real accrual system, reachable from this machine only; set ACCRUAL_SYSTEM_ADDRESS in production",
+					"module", "accrual", "url", s.URL())
 			}))
 		}),
 	)
-}
-
-// builtinURL is the base URL of the built-in accrual service: the server's bound address (the
-// configured one before it binds), with an unspecified host (0.0.0.0, ::) replaced by loopback.
-func builtinURL(bound, configured string) string {
-	addr := bound
-	if addr == "" {
-		addr = configured
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err == nil && (host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified()) {
-		addr = net.JoinHostPort("127.0.0.1", port)
-	}
-	return "http://" + addr + builtinPrefix
 }
 
 // apiDocs serves docs/openapi/gophermart.yaml at /openapi.yaml and its HTML rendering at /docs.

@@ -30,15 +30,17 @@ func TestE2EConcurrentDoubleSpendProbe(t *testing.T) {
 	for _, engine := range dbtest.EngineNames(t) {
 		t.Run(engine, func(t *testing.T) {
 			uri := dbtest.URI(t, engine)
-			addr := freeAddr(t)
-			p := start(t, gm, t.TempDir(), map[string]string{"RUN_ADDRESS": addr, "DATABASE_URI": uri})
+			addr, accAddr := freeAddr(t), freeAddr(t)
+			p := start(t, gm, t.TempDir(), map[string]string{
+				"RUN_ADDRESS": addr, "DATABASE_URI": uri, "GOPHERMART_BUILTIN_ACCRUAL_ADDRESS": accAddr,
+			})
 			p.WaitHTTP("/readyz")
-			api := newAccrualAPI(t, addr, "/accrual")
+			api, acc := newAPI(t, addr), newAccrualAPI(t, accAddr, "")
 
-			// 100 points through the built-in accrual service: 10 pt for one good.
-			r := api.do(http.MethodPost, "/accrual/api/goods", "", map[string]any{"match": "Probe", "reward": 100, "reward_type": "pt"})
+			// 100 points through the built-in accrual service, on the fixed port it was given: 100 pt for one good.
+			r := acc.do(http.MethodPost, "/api/goods", "", map[string]any{"match": "Probe", "reward": 100, "reward_type": "pt"})
 			require.Equal(t, http.StatusOK, r.status, string(r.body))
-			r = api.do(http.MethodPost, "/accrual/api/orders", "", map[string]any{
+			r = acc.do(http.MethodPost, "/api/orders", "", map[string]any{
 				"order": "12345678903", "goods": []map[string]any{{"description": "Probe item", "price": 1}},
 			})
 			require.Equal(t, http.StatusAccepted, r.status, string(r.body))

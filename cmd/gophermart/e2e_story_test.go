@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -44,8 +45,8 @@ func (a *apiClient) waitFinal(token, number string, within time.Duration) orderI
 	}
 }
 
-// story walks the whole user story against a running gophermart whose accrual system is reached at
-// accrualBase (a full URL prefix, e.g. http://127.0.0.1:9/ or http://…/accrual).
+// story walks the whole user story against a running gophermart (api) whose accrual system is
+// reached by accrual, with its API under accrualPrefix.
 func story(t *testing.T, api *apiClient, accrual *apiClient, accrualPrefix string) {
 	t.Helper()
 	// The accrual system learns a mechanic and a purchase (the SPEC's 5% of 14599.50 = 729.98).
@@ -144,15 +145,19 @@ func TestE2EUserStory(t *testing.T) {
 	}
 }
 
-// Without ACCRUAL_SYSTEM_ADDRESS the bare binary runs the whole flow alone.
+// Without ACCRUAL_SYSTEM_ADDRESS the bare binary runs the whole flow alone: the built-in accrual
+// service listens on a free loopback port of its own, whose URL the start log gives.
 func TestE2EBuiltinAccrual(t *testing.T) {
 	gm := binary(t, "gophermart")
 	addr := freeAddr(t)
 	p := start(t, gm, t.TempDir(), map[string]string{"RUN_ADDRESS": addr})
 	p.WaitHTTP("/readyz")
-	api := newAccrualAPI(t, addr, "/accrual")
-	story(t, api, api, "/accrual")
-	assert.True(t, containsLine(p.Output(), "built-in accrual service"), "the log warns it is a local stand-in")
+	accAddr := builtinAccrualAddr(t, p)
+	assert.True(t, strings.HasPrefix(accAddr, "127.0.0.1:"), accAddr)
+	assert.NotEqual(t, addr, accAddr)
+	api := newAPI(t, addr)
+	story(t, api, newAccrualAPI(t, accAddr, ""), "")
+	assert.True(t, containsLine(p.Output(), "a local stand-in"), "the log warns it is a local stand-in")
 
 	r := api.do(http.MethodGet, "/metrics", "", nil)
 	require.Equal(t, http.StatusOK, r.status)

@@ -123,6 +123,8 @@ func TestE2EInvalidConfigExitsTwo(t *testing.T) {
 		{name: "bad address", env: map[string]string{"RUN_ADDRESS": "nope"}, want: "RUN_ADDRESS"},
 		{name: "bad database scheme", env: map[string]string{"DATABASE_URI": "mysql://x"}, want: "DATABASE_URI"},
 		{name: "bad accrual url", args: []string{"-r", "ftp://x"}, want: "ACCRUAL_SYSTEM_ADDRESS"},
+		{name: "built-in accrual on all interfaces", env: map[string]string{"GOPHERMART_BUILTIN_ACCRUAL_ADDRESS": "0.0.0.0:8081"}, want: "GOPHERMART_BUILTIN_ACCRUAL_ADDRESS"},
+		{name: "built-in accrual on a public address", args: []string{"--builtin-accrual-address", "203.0.113.7:8081"}, want: "loopback"},
 		{name: "unknown flag", args: []string{"--frobnicate"}, want: "unknown flag"},
 		{name: "unknown migrate action", args: []string{"migrate", "sideways"}, want: "sideways"},
 	}

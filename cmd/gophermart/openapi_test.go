@@ -24,6 +24,7 @@ import (
 	"github.com/gophermart/gophermart/config"
 	"github.com/gophermart/gophermart/docs/openapi"
 	"github.com/gophermart/gophermart/docs/openapi/openapitest"
+	"github.com/gophermart/gophermart/modules/calculator"
 	"github.com/gophermart/gophermart/modules/platform/apidoc"
 	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
 	"github.com/gophermart/gophermart/modules/platform/web"
@@ -33,9 +34,18 @@ import (
 // registers (serveOptions, every module) are exactly the documented operations, and every answer of
 // a real flow, errors included, is one the document describes.
 
-// specServer builds the whole service as `gophermart serve` does, with args as its command line, on
-// a fresh database of the engine, and starts it (listening on a free loopback port).
-func specServer(t *testing.T, engine string, args ...string) *web.Server {
+// specApp is the started service's public server and, in built-in mode (no accrual address), the
+// built-in accrual service's own server (nil otherwise).
+type specApp struct {
+	fx.In
+	Server  *web.Server
+	Accrual *calculator.Server `optional:"true"`
+}
+
+// specServers builds the whole service as `gophermart serve` does, with args as its command line
+// (a later flag overrides an earlier one), on a fresh database of the engine, and starts it
+// (listening on free loopback ports).
+func specServers(t *testing.T, engine string, args ...string) specApp {
 	t.Helper()
 	fs := pflag.NewFlagSet("gophermart", pflag.ContinueOnError)
 	config.AddFlags(fs)
@@ -43,11 +53,11 @@ func specServer(t *testing.T, engine string, args ...string) *web.Server {
 	require.NoError(t, fs.Parse(args))
 	cfg, err := config.Load(fs)
 	require.NoError(t, err)
-	var srv *web.Server
-	app := fxtest.New(t, serveOptions(cfg), fx.Populate(&srv))
+	var got specApp
+	app := fxtest.New(t, serveOptions(cfg), fx.Populate(&got))
 	app.RequireStart()
 	t.Cleanup(app.RequireStop)
-	return srv
+	return got
 }
 
 // specLuhn appends the Luhn check digit to digits.
@@ -91,28 +101,28 @@ func specGzip(t *testing.T, b []byte) string {
 }
 
 // TestOpenAPIRoutesAreDocumented: the routes of the whole service, as serveOptions composes it in
-// built-in mode (no accrual address), are exactly gophermart.yaml's operations, plus the accrual
-// service's own API under /accrual, exactly accrual.yaml's /api operations.
+// built-in mode (no accrual address), are exactly gophermart.yaml's operations; the built-in accrual
+// service's own server has exactly accrual.yaml's /api operations, and nothing undocumented.
 func TestOpenAPIRoutesAreDocumented(t *testing.T) {
-	srv := specServer(t, "sqlite")
-	var own, builtIn []string
-	for _, r := range openapitest.Routes(t, srv.App()) {
-		method, path, _ := strings.Cut(r, " ")
-		if rest, ok := strings.CutPrefix(path, "/accrual/"); ok {
-			builtIn = append(builtIn, method+" /"+rest)
-			continue
-		}
-		own = append(own, r)
-	}
-	openapitest.AssertSameRoutes(t, openapitest.New(t, openapi.Gophermart).Operations(), own)
+	app := specServers(t, "sqlite")
+	openapitest.AssertSameRoutes(t, openapitest.New(t, openapi.Gophermart).Operations(), openapitest.Routes(t, app.Server.App()))
 
-	var accrualAPI []string
-	for _, op := range openapitest.New(t, openapi.Accrual).Operations() {
+	require.NotNil(t, app.Accrual, "built-in mode runs the accrual service")
+	accrualOps := openapitest.New(t, openapi.Accrual).Operations()
+	var accrualAPI, builtinAPI []string
+	for _, op := range accrualOps {
 		if strings.Contains(op, " /api/") {
 			accrualAPI = append(accrualAPI, op)
 		}
 	}
-	openapitest.AssertSameRoutes(t, accrualAPI, builtIn)
+	for _, r := range openapitest.Routes(t, app.Accrual.App()) {
+		if strings.Contains(r, " /api/") {
+			builtinAPI = append(builtinAPI, r)
+			continue
+		}
+		assert.Contains(t, accrualOps, r, "the built-in accrual server's routes are documented")
+	}
+	openapitest.AssertSameRoutes(t, accrualAPI, builtinAPI)
 }
 
 // TestOpenAPIAnswersMatchTheDocument walks the whole API of the real service, on each database
@@ -131,11 +141,11 @@ func TestOpenAPIAnswersMatchTheDocument(t *testing.T) {
 
 func specFlow(t *testing.T, engine string) {
 	t.Helper()
-	// Built-in mode (no accrual address): the accrual service is served under /accrual by the same app.
-	srv := specServer(t, engine, "--login-max-failures=2", "--max-pending-orders=3")
-	gm := srv.App()
+	// Built-in mode (no accrual address): the accrual service runs in-process on its own listener.
+	app := specServers(t, engine, "--login-max-failures=2", "--max-pending-orders=3")
+	gm := app.Server.App()
 	doc := openapitest.New(t, openapi.Gophermart)
-	accDoc := openapitest.NewAt(t, openapi.Accrual, builtinPrefix)
+	accDoc := openapitest.New(t, openapi.Accrual)
 
 	const jsonCT = fiber.MIMEApplicationJSON
 	do := func(c specCall) openapitest.Response { t.Helper(); return doc.Do(t, gm, c.request()) }
@@ -201,10 +211,10 @@ func specFlow(t *testing.T, engine string) {
 	orders := []string{specLuhn("7352001"), specLuhn("7352002"), specLuhn("7352003")}
 	accCall := func(path, body string, want int) {
 		t.Helper()
-		req := httptest.NewRequest(http.MethodPost, builtinPrefix+path, strings.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 		req.Header.Set("Content-Type", jsonCT)
-		// Over loopback TCP: the built-in accrual service answers local clients only.
-		assert.Equal(t, want, accDoc.DoValid(t, openapitest.Over(srv.Addr()), req).Status, path)
+		// Over loopback TCP, at the built-in accrual service's own address.
+		assert.Equal(t, want, accDoc.DoValid(t, openapitest.Over(app.Accrual.Addr()), req).Status, path)
 	}
 	accCall("/api/goods", `{"match":"Bork","reward":5,"reward_type":"%"}`, http.StatusOK)
 	accCall("/api/orders", `{"order":"`+orders[0]+`","goods":[{"description":"Чайник Bork","price":14599.50}]}`, http.StatusAccepted)

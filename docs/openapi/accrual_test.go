@@ -43,7 +43,7 @@ func accrualApp(t *testing.T, cfg calculator.Config) *fiber.App {
 	})
 	docs, err := apidoc.Routes(openapi.Accrual)
 	require.NoError(t, err)
-	return webtest.New(calculator.NewRoutes(cfg, calculator.NewService(store, proc), gate, log), docs)
+	return webtest.New(calculator.NewRoutes(calculator.NewService(store, proc), gate, log), docs)
 }
 
 func request(method, target, contentType, body string) *http.Request {

@@ -26,7 +26,7 @@ func BenchmarkLogin(b *testing.B) {
 	tokens, err := NewTokens(cfg, store, discardLogger())
 	require.NoError(b, err)
 	svc := NewService(cfg, store, hasher, tokens)
-	app := web.NewServer(web.DefaultConfig(), discardLogger(), tokens, d, []web.Routes{NewRoutes(cfg, svc, tokens)}).App()
+	app := web.NewServer(web.DefaultConfig(), discardLogger(), NewAuthenticator(tokens, store), d, []web.Routes{NewRoutes(cfg, svc, tokens)}).App()
 	ctx := context.Background()
 	_, err = svc.Register(ctx, "bench", "password-123")
 	require.NoError(b, err)

@@ -31,6 +31,7 @@ type env struct {
 	store  *SQLStore
 	hasher *Hasher
 	tokens *Tokens
+	authn  *Authenticator
 	svc    *Service
 	routes web.Routes
 	app    *fiber.App
@@ -53,12 +54,13 @@ func newEnv(tb testing.TB, d *db.DB, cfg Config) *env {
 	require.NoError(tb, err)
 	e.tokens, err = NewTokens(cfg, e.store, discardLogger())
 	require.NoError(tb, err)
+	e.authn = NewAuthenticator(e.tokens, e.store)
 	e.svc = NewService(cfg, e.store, e.hasher, e.tokens)
 	e.routes = NewRoutes(cfg, e.svc, e.tokens)
 	whoami := web.Routes{Protected: func(r fiber.Router) {
 		r.Get("/whoami", func(c *fiber.Ctx) error { return c.SendString(web.UserID(c)) })
 	}}
-	e.app = web.NewServer(web.DefaultConfig(), discardLogger(), e.tokens, d, []web.Routes{e.routes, whoami}).App()
+	e.app = web.NewServer(web.DefaultConfig(), discardLogger(), e.authn, d, []web.Routes{e.routes, whoami}).App()
 	return e
 }
 

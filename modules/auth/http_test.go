@@ -33,7 +33,7 @@ func loggedIn(t *testing.T, e *env, r reply) string {
 	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 	token, ok := strings.CutPrefix(r.header.Get("Authorization"), "Bearer ")
 	require.True(t, ok, "Authorization header: %q", r.header.Get("Authorization"))
-	uid, err := e.tokens.Authenticate(token)
+	uid, err := e.tokens.Verify(token)
 	require.NoError(t, err)
 	require.NotNil(t, r.cookie, "auth cookie")
 	assert.Equal(t, token, r.cookie.Value)

@@ -11,12 +11,13 @@ import (
 )
 
 // Module wires the auth domain: storage, password hashing, tokens, the service and its HTTP routes.
-// cmd binds *Tokens to web.Authenticator.
+// cmd binds *Authenticator to web.Authenticator.
 var Module = fx.Module("auth",
 	fx.Provide(
 		fx.Annotate(NewStore, fx.As(new(Store)), fx.As(new(SecretStore))),
 		NewHasher,
 		NewTokens,
+		NewAuthenticator,
 		NewService,
 		web.AsRoutes(NewRoutes),
 	),

@@ -24,6 +24,7 @@ func TestModule(t *testing.T) {
 	var got struct {
 		fx.In
 		Tokens  *Tokens
+		Authn   *Authenticator
 		Service *Service
 		Hasher  *Hasher
 		Auth    web.Authenticator
@@ -33,14 +34,14 @@ func TestModule(t *testing.T) {
 		fx.NopLogger,
 		fx.Supply(testConfig(), d, slog.New(slog.NewJSONHandler(&logs, nil))),
 		Module,
-		fx.Provide(func(t *Tokens) web.Authenticator { return t }),
+		fx.Provide(func(a *Authenticator) web.Authenticator { return a }),
 		fx.Populate(&got),
 	)
 	app.RequireStart()
 	defer app.RequireStop()
 
 	require.Len(t, got.Routes, 1)
-	assert.Same(t, got.Tokens, got.Auth)
+	assert.Same(t, got.Authn, got.Auth)
 	assert.Equal(t, DefaultParams, got.Hasher.params)
 	assert.Contains(t, logs.String(), `"module":"auth"`, "the module's logger is decorated")
 

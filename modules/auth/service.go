@@ -9,12 +9,15 @@ import (
 	"github.com/google/uuid"
 )
 
-// Store keeps users.
+// Store keeps users, and the login attempts that every instance on the database counts together.
 type Store interface {
 	// CreateUser inserts u; ErrLoginTaken if its login, ignoring case, is already registered.
 	CreateUser(ctx context.Context, u User) error
 	// UserByLogin returns the user whose login equals login ignoring case, or errUserNotFound.
 	UserByLogin(ctx context.Context, login string) (User, error)
+	// UserExists reports whether a user has the id.
+	UserExists(ctx context.Context, id string) (bool, error)
+	AttemptStore
 }
 
 // Service registers users and logs them in. It knows no HTTP. Safe for concurrent use.
@@ -32,7 +35,8 @@ const (
 )
 
 // NewService returns the service. Failed logins are throttled per (login, client address) as
-// cfg.LoginMaxFailures within cfg.LoginWindow.
+// cfg.LoginMaxFailures within cfg.LoginWindow, counted in store, so that every instance on the
+// database counts them together.
 func NewService(cfg Config, store Store, hasher *Hasher, tokens *Tokens) *Service {
 	maxFailures, window := cfg.LoginMaxFailures, cfg.LoginWindow
 	if maxFailures <= 0 {
@@ -43,7 +47,7 @@ func NewService(cfg Config, store Store, hasher *Hasher, tokens *Tokens) *Servic
 	}
 	return &Service{
 		store: store, hasher: hasher, tokens: tokens,
-		throttle: newThrottle(maxFailures, window, defaultThrottleEntries),
+		throttle: newThrottle(store, maxFailures, window),
 	}
 }
 
@@ -87,20 +91,29 @@ func (s *Service) Login(ctx context.Context, login, password, clientIP string) (
 		return Session{}, ErrBadCredentials
 	}
 	key := throttleKey{login: loginKey(login), ip: clientIP}
-	if retry, ok := s.throttle.begin(key); !ok {
+	attempt, retry, err := s.throttle.begin(ctx, key)
+	if err != nil {
+		return Session{}, err
+	}
+	if attempt == "" {
 		return Session{}, &ThrottledError{RetryAfter: retry}
 	}
 	userID, err := s.check(ctx, login, password)
+	o := aborted
 	switch {
 	case err == nil:
-		s.throttle.end(key, succeeded)
+		o = succeeded
 	case errors.Is(err, ErrBadCredentials):
-		s.throttle.end(key, failed)
-	default:
-		s.throttle.end(key, aborted)
+		o = failed
 	}
-	if err != nil {
-		return Session{}, err
+	endErr := s.throttle.end(ctx, key, attempt, o)
+	switch {
+	case endErr != nil && o != aborted:
+		// An unrecorded failure would be a free guess, so its answer is the error; so is an unrecorded
+		// success, whose pair keeps failures it should have lost.
+		return Session{}, endErr
+	case err != nil:
+		return Session{}, errors.Join(err, endErr) // an abort left in flight expires by itself
 	}
 	return s.session(userID)
 }

@@ -45,7 +45,7 @@ func TestServiceConcurrentDuplicateRegistration(t *testing.T) {
 				require.ErrorIs(t, err, ErrLoginTaken, "registration %d: only 409 may lose", i)
 			}
 			require.NotEqual(t, -1, won, "one registration must succeed")
-			uid, err := e.tokens.Authenticate(sessions[won].Token)
+			uid, err := e.tokens.Verify(sessions[won].Token)
 			require.NoError(t, err)
 			assert.Equal(t, sessions[won].UserID, uid)
 			// The winner logs in under any spelling of the login.

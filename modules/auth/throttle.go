@@ -1,17 +1,54 @@
 package auth
 
 import (
-	"container/list"
-	"sync"
+	"context"
+	"fmt"
+	"sync/atomic"
 	"time"
-)
 
-// defaultThrottleEntries caps how many (login, address) pairs the throttle remembers. An entry is a
-// few hundred bytes, so the tracker stays under a few tens of MiB whatever arrives.
-const defaultThrottleEntries = 50_000
+	"github.com/google/uuid"
+)
 
 // busyRetry is the Retry-After given when a pair is at its limit only because attempts are in flight.
 const busyRetry = time.Second
+
+// inflightTTL is how long an attempt counts as in flight. An attempt waits at most a few seconds
+// for a hashing slot and then hashes for tens of milliseconds; one still open after this was left
+// behind by an instance that died mid-attempt and must not block the pair for longer.
+const inflightTTL = 30 * time.Second
+
+// pruneEvery is how often an instance deletes attempts that no longer count.
+const pruneEvery = time.Minute
+
+// endTimeout bounds recording how an attempt ended, which happens even if the client has gone.
+const endTimeout = 5 * time.Second
+
+// AttemptStore keeps login attempts where every instance on the database sees them, so that N
+// instances do not give a guesser N times the attempts.
+type AttemptStore interface {
+	// BeginAttempt locks the pair (a.LoginKey, a.Address) until it returns, so that attempts of one
+	// pair, from any instance, are admitted one after another; reads the pair's failures after
+	// failedSince, oldest first, and how many of its attempts started after startedSince are still in
+	// flight; and, if decide admits with those, records a as in flight.
+	BeginAttempt(ctx context.Context, a Attempt, failedSince, startedSince time.Time,
+		decide func(failures []time.Time, inflight int) bool) error
+	// FailAttempt records that attempt id failed at at.
+	FailAttempt(ctx context.Context, id string, at time.Time) error
+	// ClearAttempts deletes attempt id and every failure of its pair: the pair was right.
+	ClearAttempts(ctx context.Context, loginKey, address, id string) error
+	// DropAttempt deletes attempt id: it ended without an answer, which counts as nothing.
+	DropAttempt(ctx context.Context, id string) error
+	// PruneAttempts deletes the attempts started before cutoff and the pairs untouched since.
+	PruneAttempts(ctx context.Context, cutoff time.Time) error
+}
+
+// Attempt is one login attempt of a (login key, client address) pair.
+type Attempt struct {
+	ID       string
+	LoginKey string // lower-cased login, at most MaxLoginLen bytes
+	Address  string // IPv4 address, or IPv6 /64 (clientNetwork)
+	Started  time.Time
+}
 
 // throttleKey is one (login key, client address) pair: keyed on the pair so that failures from one
 // address never lock the account's owner out at another.
@@ -20,57 +57,53 @@ type throttleKey struct {
 	ip    string
 }
 
-type throttleEntry struct {
-	key      throttleKey
-	failures []time.Time // oldest first, at most max, all within the window after pruning
-	inflight int         // attempts admitted and not yet finished
-	elem     *list.Element
-}
-
-// throttle counts failed logins per pair in memory. After max failures within window, the pair's
-// attempts are refused, without any hashing, until the oldest of those failures leaves the window.
-// Attempts in flight count against the limit too, so that parallel guesses cannot overshoot it.
-// Safe for concurrent use.
+// throttle counts failed logins per pair in the database, across every instance that shares it.
+// After max failures within window, the pair's attempts are refused, without any hashing, until the
+// oldest of those failures leaves the window. Attempts in flight count against the limit too, so
+// that parallel guesses, at one instance or many, cannot overshoot it. Safe for concurrent use.
 type throttle struct {
-	mu      sync.Mutex
-	max     int
-	window  time.Duration
-	cap     int
-	entries map[throttleKey]*throttleEntry
-	order   *list.List // of *throttleEntry, least recently touched first
-	now     func() time.Time
+	store     AttemptStore
+	max       int
+	window    time.Duration
+	now       func() time.Time
+	lastPrune atomic.Int64 // Unix nanoseconds of the last prune by this instance
 }
 
-func newThrottle(maxFailures int, window time.Duration, capacity int) *throttle {
-	return &throttle{
-		max: maxFailures, window: window, cap: capacity,
-		entries: make(map[throttleKey]*throttleEntry), order: list.New(), now: time.Now,
-	}
+func newThrottle(store AttemptStore, maxFailures int, window time.Duration) *throttle {
+	return &throttle{store: store, max: maxFailures, window: window, now: time.Now}
 }
 
-// begin admits an attempt for k, or says how long until one will be admitted.
-func (t *throttle) begin(k throttleKey) (retryAfter time.Duration, ok bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	e := t.entries[k]
-	if e == nil {
-		t.makeRoom(now)
-		e = &throttleEntry{key: k}
-		e.elem = t.order.PushBack(e)
-		t.entries[k] = e
-	} else {
-		t.prune(e, now)
+// begin admits an attempt for k and returns its id, or says how long until one will be admitted.
+func (t *throttle) begin(ctx context.Context, k throttleKey) (id string, retryAfter time.Duration, err error) {
+	now := t.now().UTC().Truncate(time.Microsecond)
+	if err := t.pruneIfDue(ctx, now); err != nil {
+		return "", 0, err
 	}
-	if len(e.failures) >= t.max {
-		return e.failures[len(e.failures)-t.max].Add(t.window).Sub(now), false
+	u, err := uuid.NewV7()
+	if err != nil {
+		return "", 0, fmt.Errorf("attempt id: %w", err)
 	}
-	if len(e.failures)+e.inflight >= t.max {
-		return busyRetry, false
+	a := Attempt{ID: u.String(), LoginKey: k.login, Address: k.ip, Started: now}
+	admitted := false
+	err = t.store.BeginAttempt(ctx, a, now.Add(-t.window), now.Add(-inflightTTL), func(failures []time.Time, inflight int) bool {
+		switch {
+		case len(failures) >= t.max:
+			// Another instance's clock may run ahead of ours: never more than a window.
+			retryAfter = min(failures[len(failures)-t.max].Add(t.window).Sub(now), t.window)
+		case len(failures)+inflight >= t.max:
+			retryAfter = busyRetry
+		default:
+			admitted = true
+		}
+		return admitted
+	})
+	if err != nil {
+		return "", 0, err
 	}
-	e.inflight++
-	t.order.MoveToBack(e.elem)
-	return 0, true
+	if !admitted {
+		return "", retryAfter, nil
+	}
+	return a.ID, 0, nil
 }
 
 // outcome is how an admitted attempt ended.
@@ -82,81 +115,27 @@ const (
 	aborted                  // no answer (busy, database error): count nothing
 )
 
-// end records the outcome of an attempt admitted by begin.
-func (t *throttle) end(k throttleKey, o outcome) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := t.entries[k]
-	if e == nil { // cannot happen: entries with attempts in flight are never removed
-		return
-	}
-	e.inflight--
-	now := t.now()
-	t.prune(e, now)
+// end records the outcome of the attempt id of k, admitted by begin. It runs to completion even when
+// ctx is cancelled (the client gave up): an attempt left in flight would hold a slot of the pair.
+func (t *throttle) end(ctx context.Context, k throttleKey, id string, o outcome) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endTimeout)
+	defer cancel()
 	switch o {
 	case succeeded:
-		e.failures = e.failures[:0]
-		if e.inflight == 0 {
-			t.remove(e)
-		}
+		return t.store.ClearAttempts(ctx, k.login, k.ip, id)
 	case failed:
-		if len(e.failures) >= t.max { // keep only the newest max: enough to decide
-			e.failures = append(e.failures[:0], e.failures[len(e.failures)-t.max+1:]...)
-		}
-		e.failures = append(e.failures, now)
-		t.order.MoveToBack(e.elem)
-	case aborted:
-		if e.inflight == 0 && len(e.failures) == 0 {
-			t.remove(e)
-		}
+		return t.store.FailAttempt(ctx, id, t.now().UTC().Truncate(time.Microsecond))
+	default:
+		return t.store.DropAttempt(ctx, id)
 	}
 }
 
-// len is how many pairs are remembered.
-func (t *throttle) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.entries)
-}
-
-// prune drops failures that have left the window.
-func (t *throttle) prune(e *throttleEntry, now time.Time) {
-	i := 0
-	for i < len(e.failures) && now.Sub(e.failures[i]) >= t.window {
-		i++
+// pruneIfDue deletes, at most once per pruneEvery per instance, the attempts that can no longer
+// count: failures older than the window and attempts in flight for longer than inflightTTL.
+func (t *throttle) pruneIfDue(ctx context.Context, now time.Time) error {
+	last := t.lastPrune.Load()
+	if now.UnixNano()-last < int64(pruneEvery) || !t.lastPrune.CompareAndSwap(last, now.UnixNano()) {
+		return nil
 	}
-	if i > 0 {
-		e.failures = append(e.failures[:0], e.failures[i:]...)
-	}
-}
-
-func (t *throttle) remove(e *throttleEntry) {
-	t.order.Remove(e.elem)
-	delete(t.entries, e.key)
-}
-
-// makeRoom keeps the map under its cap before an insert. Idle pairs whose failures have all expired
-// are dropped first: the list is ordered by last touch, which for an idle pair is its newest failure,
-// so the sweep stops at the first idle pair still inside the window. If the map is still full, the
-// least recently touched idle pairs go. Pairs with attempts in flight are kept (there are at most as
-// many as requests being served).
-func (t *throttle) makeRoom(now time.Time) {
-	for el := t.order.Front(); el != nil; {
-		next := el.Next()
-		if e, _ := el.Value.(*throttleEntry); e.inflight == 0 {
-			t.prune(e, now)
-			if len(e.failures) > 0 {
-				break
-			}
-			t.remove(e)
-		}
-		el = next
-	}
-	for el := t.order.Front(); el != nil && len(t.entries) >= t.cap; {
-		next := el.Next()
-		if e, _ := el.Value.(*throttleEntry); e.inflight == 0 {
-			t.remove(e)
-		}
-		el = next
-	}
+	return t.store.PruneAttempts(ctx, now.Add(-t.window-inflightTTL))
 }

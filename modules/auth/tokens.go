@@ -1,12 +1,16 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -38,8 +42,8 @@ type SecretStore interface {
 }
 
 // Tokens issues and verifies the service's JWTs: HS256 only, sub = user id, iss = Issuer, with iat
-// and exp. Tokens are stateless: verifying one never touches the database. Tokens implements
-// web.Authenticator. Safe for concurrent use.
+// and exp. Tokens are stateless: verifying one never touches the database (Authenticator adds the
+// check that the user exists). Safe for concurrent use.
 type Tokens struct {
 	secret []byte
 	ttl    time.Duration
@@ -125,17 +129,134 @@ func (t *Tokens) Issue(userID string) (string, time.Time, error) {
 	return s, exp, nil
 }
 
-// Authenticate verifies token and returns the user id it was issued to. Malformed, expired, forged
-// tokens, and tokens signed with any algorithm but HS256 (none, HS384, RS256…), are errors.
-func (t *Tokens) Authenticate(token string) (string, error) {
-	var claims jwt.RegisteredClaims
-	if _, err := t.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) {
+// Verify checks token and returns the user id it was issued to. Malformed, expired, forged tokens,
+// tokens signed with any algorithm but HS256 (none, HS384, RS256…), and tokens whose claims are not
+// exactly of their registered types (see claims) are errors.
+func (t *Tokens) Verify(token string) (string, error) {
+	var c claims
+	if _, err := t.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
 		return t.secret, nil
 	}); err != nil {
 		return "", fmt.Errorf("verify token: %w", err)
 	}
-	if _, err := uuid.Parse(claims.Subject); err != nil {
+	if _, err := uuid.Parse(c.Subject); err != nil {
 		return "", errBadSubject
 	}
-	return claims.Subject, nil
+	return c.Subject, nil
+}
+
+// maxNumericDate is the latest exp, iat or nbf accepted: 9999-12-31T23:59:59Z, in Unix seconds.
+const maxNumericDate = 253402300799
+
+// claims are a token's registered claims, decoded strictly. jwt's own decoding takes a JSON string
+// holding a number ("exp":"4102444800") for a date and lets the last of two equal claims win; here
+// either, a claim of any other type, a claim that is not registered, or a date outside 1970..9999
+// makes the token malformed.
+type claims struct {
+	jwt.RegisteredClaims
+}
+
+// errBadClaims: the claims are not an object of registered claims, each once and of its type.
+var errBadClaims = errors.New("token claims must be registered claims, each once, of its type")
+
+// wireClaims is the JSON form of claims. Each field type refuses a value of another type and a
+// second occurrence of its claim (encoding/json decodes a repeated key into the same field again,
+// also when the two differ only in case). Every token verification decodes one, so it allocates
+// little.
+type wireClaims struct {
+	Issuer    claimString   `json:"iss"`
+	Subject   claimString   `json:"sub"`
+	ID        claimString   `json:"jti"`
+	Audience  claimAudience `json:"aud"`
+	ExpiresAt claimDate     `json:"exp"`
+	NotBefore claimDate     `json:"nbf"`
+	IssuedAt  claimDate     `json:"iat"`
+}
+
+// UnmarshalJSON decodes the claims strictly (see claims).
+func (c *claims) UnmarshalJSON(b []byte) error {
+	var w wireClaims
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return fmt.Errorf("%w: %w", errBadClaims, err)
+	}
+	c.RegisteredClaims = jwt.RegisteredClaims{
+		Issuer: w.Issuer.v, Subject: w.Subject.v, ID: w.ID.v, Audience: w.Audience.v,
+		ExpiresAt: w.ExpiresAt.v, NotBefore: w.NotBefore.v, IssuedAt: w.IssuedAt.v,
+	}
+	return nil
+}
+
+// claimString is a string claim.
+type claimString struct {
+	v   string
+	set bool
+}
+
+func (s *claimString) UnmarshalJSON(b []byte) error {
+	if s.set || len(b) < 2 || b[0] != '"' {
+		return errBadClaims
+	}
+	s.set = true
+	if bytes.IndexByte(b, '\\') < 0 { // no escapes: the text between the quotes is the string
+		s.v = string(b[1 : len(b)-1])
+		return nil
+	}
+	return json.Unmarshal(b, &s.v)
+}
+
+// claimAudience is aud: a string or an array of strings.
+type claimAudience struct {
+	v   jwt.ClaimStrings
+	set bool
+}
+
+func (a *claimAudience) UnmarshalJSON(b []byte) error {
+	if a.set || len(b) == 0 || (b[0] != '"' && b[0] != '[') {
+		return errBadClaims
+	}
+	a.set = true
+	if b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return errBadClaims
+		}
+		a.v = jwt.ClaimStrings{s}
+		return nil
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return errBadClaims
+	}
+	a.v = make(jwt.ClaimStrings, 0, len(raw))
+	for _, r := range raw {
+		var s claimString // every element a string: null or a number is refused
+		if err := s.UnmarshalJSON(r); err != nil {
+			return err
+		}
+		a.v = append(a.v, s.v)
+	}
+	return nil
+}
+
+// claimDate is a date claim: a JSON number (never a string) of seconds since the Unix epoch, from 0
+// to maxNumericDate.
+type claimDate struct {
+	v   *jwt.NumericDate
+	set bool
+}
+
+func (d *claimDate) UnmarshalJSON(b []byte) error {
+	if d.set || len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
+		return errBadClaims
+	}
+	d.set = true
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || f < 0 || f > maxNumericDate {
+		return errBadClaims
+	}
+	sec, frac := math.Modf(f)
+	d.v = jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9)))
+	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"log/slog"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -19,7 +21,7 @@ import (
 	"github.com/gophermart/gophermart/modules/platform/web"
 )
 
-var _ web.Authenticator = (*Tokens)(nil)
+var _ web.Authenticator = (*Authenticator)(nil)
 
 func newTestTokens(t *testing.T) *Tokens {
 	t.Helper()
@@ -43,7 +45,7 @@ func TestTokensRoundTrip(t *testing.T) {
 	token, expiry, err := tk.Issue(uid)
 	require.NoError(t, err)
 	assert.WithinDuration(t, before.Add(time.Hour), expiry, 2*time.Second)
-	got, err := tk.Authenticate(token)
+	got, err := tk.Verify(token)
 	require.NoError(t, err)
 	assert.Equal(t, uid, got)
 
@@ -70,7 +72,7 @@ func TestTokensRejectBadTokens(t *testing.T) {
 	}
 	secret := []byte(testSecret)
 	good := sign(t, jwt.SigningMethodHS256, secret, valid())
-	_, err := tk.Authenticate(good)
+	_, err := tk.Verify(good)
 	require.NoError(t, err, "the baseline token is valid")
 
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -114,7 +116,7 @@ func TestTokensRejectBadTokens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tk.Authenticate(tt.token)
+			got, err := tk.Verify(tt.token)
 			require.Error(t, err)
 			assert.Empty(t, got)
 		})
@@ -128,10 +130,10 @@ func TestTokensLeeway(t *testing.T) {
 	token, _, err := tk.Issue(uid)
 	require.NoError(t, err)
 	tk.now = func() time.Time { return time.Now().Add(time.Hour + 10*time.Second) }
-	_, err = tk.Authenticate(token)
+	_, err = tk.Verify(token)
 	require.NoError(t, err, "10 s past exp is within the leeway")
 	tk.now = func() time.Time { return time.Now().Add(time.Hour + time.Minute) }
-	_, err = tk.Authenticate(token)
+	_, err = tk.Verify(token)
 	require.ErrorIs(t, err, jwt.ErrTokenExpired)
 }
 
@@ -178,7 +180,7 @@ func TestTokensSecretPersistence(t *testing.T) {
 				token, _, err := issuer.Issue(uid)
 				require.NoError(t, err)
 				for j, verifier := range tks {
-					got, err := verifier.Authenticate(token)
+					got, err := verifier.Verify(token)
 					require.NoError(t, err, "instance %d must accept a token of instance %d", j, i)
 					assert.Equal(t, uid, got)
 				}
@@ -192,13 +194,75 @@ func TestTokensSecretPersistence(t *testing.T) {
 			assert.NotContains(t, logs.String(), stored)
 			token, _, err := tks[0].Issue(uid)
 			require.NoError(t, err)
-			_, err = later.Authenticate(token)
+			_, err = later.Verify(token)
 			require.NoError(t, err)
 			// A configured secret takes precedence over the stored one.
 			configured, err := NewTokens(Config{JWTSecret: testSecret}, NewStore(d), discardLogger())
 			require.NoError(t, err)
-			_, err = configured.Authenticate(token)
+			_, err = configured.Verify(token)
 			require.Error(t, err)
+		})
+	}
+}
+
+// signRaw signs payload, a JSON object written out by hand, with HS256 and the test secret.
+func signRaw(t *testing.T, payload string) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	head := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload))
+	sig, err := jwt.SigningMethodHS256.Sign(head, []byte(testSecret))
+	require.NoError(t, err)
+	return head + "." + enc.EncodeToString(sig)
+}
+
+// Claims of the wrong type, repeated or unknown make a token malformed, even signed with the right
+// secret: jwt's own decoding takes "exp":"<digits>" for a date.
+func TestTokensRejectClaimsOfTheWrongType(t *testing.T) {
+	t.Parallel()
+	tk := newTestTokens(t)
+	uid := uuid.Must(uuid.NewV7()).String()
+	now := time.Now().Unix()
+	exp, iat := strconv.FormatInt(now+3600, 10), strconv.FormatInt(now, 10)
+	claims := func(fields string) string {
+		return signRaw(t, `{"iss":"gophermart","sub":"`+uid+`",`+fields+`}`)
+	}
+	got, err := tk.Verify(claims(`"iat":` + iat + `,"exp":` + exp))
+	require.NoError(t, err, "the baseline, written by hand, is valid")
+	assert.Equal(t, uid, got)
+	_, err = tk.Verify(claims(`"iat":` + iat + `.5,"exp":` + exp + `,"aud":["shop"],"jti":"x","nbf":` + iat))
+	require.NoError(t, err, "every registered claim of its type is accepted")
+	got, err = tk.Verify(signRaw(t, `{"exp":`+exp+`,"iat":`+iat+`,"iss":"gophermart","sub":"\u0030`+uid[1:]+`","aud":"shop"}`))
+	require.NoError(t, err, "in any order, with escapes, aud a string")
+	assert.Equal(t, "0"+uid[1:], got)
+
+	tests := []struct{ name, token string }{
+		{"exp a string", claims(`"iat":` + iat + `,"exp":"` + exp + `"`)},
+		{"iat a string", claims(`"iat":"` + iat + `","exp":` + exp)},
+		{"nbf a string", claims(`"iat":` + iat + `,"exp":` + exp + `,"nbf":"` + iat + `"`)},
+		{"exp a boolean", claims(`"iat":` + iat + `,"exp":true`)},
+		{"exp an object", claims(`"iat":` + iat + `,"exp":{"n":` + exp + `}`)},
+		{"exp null", claims(`"iat":` + iat + `,"exp":null`)},
+		{"exp beyond year 9999", claims(`"iat":` + iat + `,"exp":1e300`)},
+		{"exp negative", claims(`"iat":-1,"exp":` + exp)},
+		{"exp twice", claims(`"iat":` + iat + `,"exp":1,"exp":` + exp)},
+		{"sub twice", signRaw(t, `{"iss":"gophermart","sub":"`+uuid.Must(uuid.NewV7()).String()+`","sub":"`+uid+`","iat":`+iat+`,"exp":`+exp+`}`)},
+		{"sub a number", signRaw(t, `{"iss":"gophermart","sub":5,"iat":`+iat+`,"exp":`+exp+`}`)},
+		{"iss an array", signRaw(t, `{"iss":["gophermart"],"sub":"`+uid+`","iat":`+iat+`,"exp":`+exp+`}`)},
+		{"aud a number", claims(`"iat":` + iat + `,"exp":` + exp + `,"aud":1`)},
+		{"aud with a null", claims(`"iat":` + iat + `,"exp":` + exp + `,"aud":["shop",null]`)},
+		{"aud twice", claims(`"iat":` + iat + `,"exp":` + exp + `,"aud":"a","aud":"b"`)},
+		{"exp in another case, twice", claims(`"iat":` + iat + `,"exp":1,"EXP":` + exp)},
+		{"sub null", signRaw(t, `{"iss":"gophermart","sub":null,"iat":`+iat+`,"exp":`+exp+`}`)},
+		{"iss escaped twice", signRaw(t, `{"iss":"x","\u0069ss":"gophermart","sub":"`+uid+`","iat":`+iat+`,"exp":`+exp+`}`)},
+		{"unknown claim", claims(`"iat":` + iat + `,"exp":` + exp + `,"admin":true`)},
+		{"claims an array", signRaw(t, `["gophermart"]`)},
+		{"trailing data", signRaw(t, `{"iss":"gophermart","sub":"`+uid+`","iat":`+iat+`,"exp":`+exp+`} {}`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tk.Verify(tt.token)
+			require.Error(t, err)
+			assert.Empty(t, got)
 		})
 	}
 }

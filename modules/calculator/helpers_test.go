@@ -69,7 +69,7 @@ func newTestService(tb testing.TB, d *db.DB, cfg Config) *testService {
 		require.NoError(tb, proc.Stop(ctx))
 		require.NoError(tb, gate.Close())
 	})
-	app := webtest.New(NewRoutes(cfg, svc, gate, discardLog()))
+	app := webtest.New(NewRoutes(svc, gate, discardLog()))
 	return &testService{app: app, svc: svc, gate: gate, proc: proc, store: store}
 }
 

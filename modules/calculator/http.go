@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"time"
 
@@ -46,36 +45,22 @@ type handlers struct {
 	log  *slog.Logger
 }
 
-// NewRoutes returns the accrual API under cfg.Prefix: POST /api/goods, POST /api/orders and
-// GET /api/orders/{number}. The error table holds only this package's sentinels, so that inside
-// gophermart it cannot change how another module's errors are answered.
-func NewRoutes(cfg Config, svc *Service, gate *Gate, log *slog.Logger) web.Routes {
+// NewRoutes returns the accrual API: POST /api/goods, POST /api/orders and GET /api/orders/{number}.
+// The error table holds only this package's sentinels, so that it cannot change how another
+// module's errors are answered on a shared server.
+func NewRoutes(svc *Service, gate *Gate, log *slog.Logger) web.Routes {
 	h := &handlers{svc: svc, gate: gate, log: log}
-	local := func(c *fiber.Ctx) error { return c.Next() }
-	if cfg.LoopbackOnly {
-		local = loopbackOnly
-	}
 	return web.Routes{
 		Public: func(r fiber.Router) {
-			g := r.Group(cfg.Prefix)
-			g.Post("/api/goods", local, h.registerMechanic)
-			g.Post("/api/orders", local, h.registerOrder)
-			g.Get("/api/orders/:number", local, h.order)
+			r.Post("/api/goods", h.registerMechanic)
+			r.Post("/api/orders", h.registerOrder)
+			r.Get("/api/orders/:number", h.order)
 		},
 		Errors: []web.ErrorStatus{
 			{Err: ErrMatchExists, Status: fiber.StatusConflict},
 			{Err: ErrOrderExists, Status: fiber.StatusConflict},
 		},
 	}
-}
-
-// loopbackOnly refuses clients that are not on this machine: built into gophermart, the accrual
-// service shares the public listener, and its POST endpoints would let anyone mint points.
-func loopbackOnly(c *fiber.Ctx) error {
-	if ip := net.ParseIP(c.IP()); ip == nil || !ip.IsLoopback() {
-		return fiber.NewError(fiber.StatusForbidden, "the built-in accrual service answers local clients only")
-	}
-	return c.Next()
 }
 
 // registerMechanic: 200; 400 bad body, empty match, reward <= 0, unknown reward_type; 409 match taken.

@@ -3,9 +3,7 @@ package calculator
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -214,45 +212,4 @@ func testConcurrentRegistration(ts *testService) func(t *testing.T) {
 		}
 		assert.Equal(t, map[int]int{http.StatusAccepted: 1, http.StatusConflict: clients - 1}, count)
 	}
-}
-
-// TestPrefix mounts the API under /accrual, as gophermart's built-in mode does.
-func TestPrefix(t *testing.T) {
-	cfg := testConfig()
-	cfg.Prefix = "/accrual"
-	ts := newTestService(t, engines(t)["sqlite"](t), cfg)
-	specExamples(t, ts, "/accrual")
-	assert.Equal(t, http.StatusNotFound, ts.do(t, http.MethodPost, "/api/goods", `{"match":"a","reward":1,"reward_type":"%"}`).status)
-	assert.Equal(t, http.StatusNotFound, ts.do(t, http.MethodGet, "/api/orders/"+luhn("2000000001"), "").status)
-}
-
-// Built into gophermart the service answers local clients only: remote ones could mint points.
-func TestLoopbackOnly(t *testing.T) {
-	cfg := testConfig()
-	cfg.Prefix = "/accrual"
-	cfg.LoopbackOnly = true
-	ts := newTestService(t, engines(t)["sqlite"](t), cfg)
-	// app.Test reports the client as 0.0.0.0: not this machine.
-	for _, req := range []struct{ method, path, body string }{
-		{http.MethodPost, "/accrual/api/goods", `{"match":"a","reward":1,"reward_type":"%"}`},
-		{http.MethodPost, "/accrual/api/orders", `{"order":"` + luhn("2000000001") + `","goods":[]}`},
-		{http.MethodGet, "/accrual/api/orders/" + luhn("2000000001"), ""},
-	} {
-		r := ts.do(t, req.method, req.path, req.body)
-		assert.Equal(t, http.StatusForbidden, r.status, req.path)
-		assert.Equal(t, "application/problem+json", r.header.Get("Content-Type"))
-	}
-
-	// Over real TCP from 127.0.0.1 it answers.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = ts.app.Listener(ln) }()
-	t.Cleanup(func() { _ = ts.app.Shutdown() })
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, "http://"+ln.Addr().String()+"/accrual/api/goods",
-		strings.NewReader(`{"match":"a","reward":1,"reward_type":"%"}`))
-	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	require.NoError(t, resp.Body.Close())
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }

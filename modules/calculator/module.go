@@ -16,9 +16,9 @@ import (
 
 // Config is the accrual service's part of the configuration.
 type Config struct {
-	// Prefix is put before every route: "" standalone (/api/goods), "/accrual" built into gophermart
-	// (/accrual/api/goods).
-	Prefix string `mapstructure:"prefix"`
+	// Address is where Builtin listens: host:port on loopback (port 0 picks a free one). Module
+	// ignores it: its routes join the host program's own server.
+	Address string `mapstructure:"address"`
 	// ProcessingDelay is the time an order spends in each step: REGISTERED, then PROCESSING, then
 	// PROCESSED. Zero processes at once.
 	ProcessingDelay time.Duration `mapstructure:"processing_delay"`
@@ -32,10 +32,6 @@ type Config struct {
 	Latency time.Duration `mapstructure:"latency"`
 	// RequestLog, if set, is a file that gets one JSON line per GET /api/orders/{number}.
 	RequestLog string `mapstructure:"request_log"`
-	// LoopbackOnly answers only clients on this machine (403 otherwise). Built into gophermart the
-	// service shares the public listener, where anyone could otherwise register mechanics and orders
-	// and mint points.
-	LoopbackOnly bool `mapstructure:"loopback_only"`
 }
 
 // DefaultRetryAfter is the Retry-After of a 429 unless configured, in seconds.
@@ -49,16 +45,14 @@ func DefaultConfig() Config {
 	return Config{ProcessingDelay: DefaultProcessingDelay, RetryAfter: DefaultRetryAfter}
 }
 
-// Module is the whole accrual service on the *db.DB, *slog.Logger and Config it is given: it
-// migrates its own acc_ tables, provides its routes to web.Module (under Config.Prefix) and runs the
-// processing loop while the app runs.
-var Module = fx.Module("calculator",
+// service is the accrual service without its HTTP side: it migrates its own acc_ tables and runs
+// the processing loop while the app runs.
+var service = fx.Options(
 	fx.Provide(
 		NewStore,
 		NewProcessor,
 		NewService,
 		NewGate,
-		web.AsRoutes(NewRoutes),
 	),
 	fx.Decorate(
 		func(l *slog.Logger) *slog.Logger { return l.With("module", "calculator") },
@@ -82,4 +76,20 @@ var Module = fx.Module("calculator",
 			},
 		})
 	}),
+)
+
+// Module is the whole accrual service on the *db.DB, *slog.Logger and Config it is given, as the
+// accrual binary runs it: its routes join web.Module's server, which is the service's own there.
+var Module = fx.Module("calculator",
+	service,
+	fx.Provide(web.AsRoutes(NewRoutes)),
+)
+
+// Builtin is the accrual service run inside another program (gophermart without an accrual system
+// address): the same service, on a *Server of its own bound to Config.Address on loopback, never on
+// the host program's public server, because its POST endpoints create points. Only loopback
+// clients can reach it, and a reverse proxy in front of the public server cannot.
+var Builtin = fx.Module("calculator",
+	service,
+	fx.Provide(NewServer),
 )

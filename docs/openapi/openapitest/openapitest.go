@@ -55,9 +55,8 @@ func New(tb testing.TB, spec []byte) *Checker {
 	return &Checker{doc: doc, router: router, seen: map[string]map[int]bool{}}
 }
 
-// NewAt is New for a service mounted under prefix on the app under test (gophermart serves its
-// built-in accrual service under /accrual): the prefix is taken off request paths before they are
-// matched against the document.
+// NewAt is New for a service mounted under prefix on the app under test (e.g. behind a path-routing
+// proxy): the prefix is taken off request paths before they are matched against the document.
 func NewAt(tb testing.TB, spec []byte, prefix string) *Checker {
 	tb.Helper()
 	c := New(tb, spec)

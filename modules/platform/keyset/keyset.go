@@ -21,6 +21,17 @@ const (
 // ErrBadCursor is returned for a cursor this service did not make.
 var ErrBadCursor = errors.New("malformed cursor")
 
+// The positions a cursor may hold: the times of rows this service wrote, with a day's slack ahead
+// for clocks that disagree between instances. Anything outside could only be forged, and compared
+// with stored times the engines would disagree on it: SQLite compares times as text, so a year of
+// five digits sorts before every stored one there and after them on PostgreSQL.
+var (
+	// MinCursorTime is the earliest position: before this service existed.
+	MinCursorTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	// CursorSlack is how far past now a position may lie.
+	CursorSlack = 24 * time.Hour
+)
+
 // ErrBadLimit is returned for a page size outside 1..MaxLimit.
 var ErrBadLimit = errors.New("limit must be an integer from 1 to 500")
 
@@ -36,8 +47,21 @@ func (c Cursor) Encode() string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.At.UnixMicro(), 10) + ":" + c.Key))
 }
 
-// Decode parses a cursor made by Encode; "" is the first page (nil).
+// Decode parses a cursor made by Encode; "" is the first page (nil). Only the exact form Encode
+// makes is accepted (no padding, sign or leading zero it would not write), with a time from
+// MinCursorTime to CursorSlack after now and a key of 1 to ordernum.MaxLen digits.
 func Decode(s string) (*Cursor, error) {
+	c, err := decode(s)
+	if err != nil || c == nil {
+		return c, err
+	}
+	if c.At.Before(MinCursorTime) || c.At.After(time.Now().Add(CursorSlack)) || c.Encode() != s {
+		return nil, ErrBadCursor
+	}
+	return c, nil
+}
+
+func decode(s string) (*Cursor, error) {
 	if s == "" {
 		return nil, nil
 	}
@@ -62,13 +86,14 @@ func Decode(s string) (*Cursor, error) {
 	return &Cursor{At: time.UnixMicro(us).UTC(), Key: key}, nil
 }
 
-// ParseLimit reads the limit query parameter: absent or empty is DefaultLimit.
+// ParseLimit reads the limit query parameter: absent or empty is DefaultLimit; otherwise a decimal
+// integer from 1 to MaxLimit written plainly (no sign, no leading zero).
 func ParseLimit(s string) (int, error) {
 	if s == "" {
 		return DefaultLimit, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > MaxLimit {
+	if err != nil || n < 1 || n > MaxLimit || strconv.Itoa(n) != s {
 		return 0, ErrBadLimit
 	}
 	return n, nil

@@ -10,24 +10,28 @@ import (
 // keeps a hostile client from storing megabytes in a key.
 const MaxLen = 256
 
-// ErrInvalid is returned for a number that is empty, too long, not all digits, or fails the Luhn check.
+// ErrInvalid is returned for a number that is empty, too long, not all digits, all zeros, or fails
+// the Luhn check.
 var ErrInvalid = errors.New("invalid order number")
 
 // Number is a validated order number, kept as text (never an integer: leading zeros and length matter).
 type Number string
 
-// Parse trims surrounding white space and validates s as an order number.
+// Parse trims surrounding white space and validates s as an order number. A number of zeros only
+// passes the Luhn check (its sum is 0) but names no order, so it is refused.
 func Parse(s string) (Number, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > MaxLen {
 		return "", ErrInvalid
 	}
+	nonZero := false
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
 			return "", ErrInvalid
 		}
+		nonZero = nonZero || s[i] != '0'
 	}
-	if luhnSum(s, false)%10 != 0 {
+	if !nonZero || luhnSum(s, false)%10 != 0 {
 		return "", ErrInvalid
 	}
 	return Number(s), nil

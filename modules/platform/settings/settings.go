@@ -143,3 +143,20 @@ func CheckAddress(addr string) error {
 	}
 	return nil
 }
+
+// CheckLoopbackAddress returns an error unless addr is host:port (as CheckAddress) whose host is a
+// loopback IP (127.0.0.0/8, ::1) or localhost. An empty host, 0.0.0.0, :: or any other address
+// would listen where other machines can reach it.
+func CheckLoopbackAddress(addr string) error {
+	if err := CheckAddress(addr); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	if strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("want a loopback address such as 127.0.0.1:0 or [::1]:8081, got %q", addr)
+}

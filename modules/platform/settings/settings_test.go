@@ -64,3 +64,16 @@ func TestCheckAddress(t *testing.T) {
 		assert.Error(t, settings.CheckAddress(bad), bad)
 	}
 }
+
+func TestCheckLoopbackAddress(t *testing.T) {
+	for _, ok := range []string{"127.0.0.1:0", "127.1.2.3:8081", "[::1]:0", "localhost:8081", "LOCALHOST:1"} {
+		require.NoError(t, settings.CheckLoopbackAddress(ok), ok)
+	}
+	bad := []string{
+		":0", "0.0.0.0:8081", "[::]:8081", "192.168.1.10:8081", "8.8.8.8:80",
+		"example.com:80", "localhost.example.com:1", "127.0.0.1", "127.0.0.1:99999", "[::ffff:8.8.8.8]:1",
+	}
+	for _, bad := range bad {
+		assert.Error(t, settings.CheckLoopbackAddress(bad), bad)
+	}
+}

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -96,8 +95,11 @@ func Guard(auth Authenticator) fiber.Handler {
 		if token == "" {
 			return fiber.NewError(fiber.StatusUnauthorized, "authentication required")
 		}
-		uid, err := auth.Authenticate(token)
-		if err != nil {
+		uid, err := auth.Authenticate(c.UserContext(), token)
+		switch {
+		case errors.Is(err, ErrAuthUnavailable):
+			return err
+		case err != nil:
 			return fiber.NewError(fiber.StatusUnauthorized, "invalid or expired token")
 		}
 		c.Locals(userIDKey{}, uid)
@@ -114,61 +116,4 @@ type userIDKey struct{}
 func UserID(c *fiber.Ctx) string {
 	id, _ := c.Locals(userIDKey{}).(string)
 	return id
-}
-
-// DecodeJSON reads the body strictly into v: one JSON value, no unknown fields, right types. Any
-// Content-Type is accepted (curl -d sends form-urlencoded). Failures are 400 problems that say why.
-func DecodeJSON(c *fiber.Ctx, v any) error {
-	body := c.Body()
-	if len(bytes.TrimSpace(body)) == 0 {
-		return fiber.NewError(fiber.StatusBadRequest, "empty body: a JSON object is required")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if msg, ok := describeJSONError(err); ok {
-			return fiber.NewError(fiber.StatusBadRequest, msg)
-		}
-		return err // a field's own UnmarshalJSON refused its value: the caller's error table maps it
-	}
-	if dec.More() {
-		return fiber.NewError(fiber.StatusBadRequest, "malformed JSON body: trailing data after the object")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fiber.NewError(fiber.StatusBadRequest, "malformed JSON body: trailing data after the object")
-	}
-	return nil
-}
-
-func describeJSONError(err error) (string, bool) {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Sprintf("malformed JSON body at byte %d", se.Offset), true
-	case errors.As(err, &te):
-		if te.Field != "" {
-			return fmt.Sprintf("field %q must be a JSON %s", te.Field, jsonKind(te.Type.Kind().String())), true
-		}
-		return "the body must be a JSON object", true
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field "), true
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return "malformed JSON body: unexpected end", true
-	case strings.HasPrefix(err.Error(), "json: "), strings.HasPrefix(err.Error(), "invalid character"):
-		return "malformed JSON body", true
-	}
-	return "", false
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "int", "int64", "float64":
-		return "number"
-	case "bool":
-		return "boolean"
-	}
-	return "value of the right type"
 }

@@ -95,9 +95,16 @@ func AsRoutes(f any) any {
 // Authenticator turns a bearer token into the id of the user it was issued to.
 type Authenticator interface {
 	// Authenticate verifies token and returns its user id, or an error if it is malformed, expired,
-	// forged or signed with another algorithm.
-	Authenticate(token string) (userID string, err error)
+	// forged, signed with another algorithm or issued to a user who does not exist: the guard
+	// answers 401 to all of these. An error that wraps ErrAuthUnavailable means the answer could
+	// not be found out (the user store failed) and is a server error instead.
+	Authenticate(ctx context.Context, token string) (userID string, err error)
 }
+
+// ErrAuthUnavailable marks an Authenticator error that says nothing about the token: whoever holds
+// the answer did not give it, so the request fails with 500 rather than a 401 that would send the
+// client to log in again.
+var ErrAuthUnavailable = errors.New("authentication unavailable")
 
 // Pinger tells whether a dependency the service needs answers; /readyz calls it.
 type Pinger interface {

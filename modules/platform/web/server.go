@@ -1,8 +1,10 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -28,6 +30,8 @@ type Server struct {
 	addr    atomic.Value // string: the bound address, set once listening
 	done    chan struct{}
 	metrics *prometheus.Registry
+	// loopback refuses to serve on an address other machines can reach (LoopbackOnly).
+	loopback bool
 }
 
 // NewServer builds the fiber app: middleware, health checks, then every module's public routes and,
@@ -51,7 +55,7 @@ func NewServer(cfg Config, log *slog.Logger, auth Authenticator, ready Pinger, r
 		s.app.Use(httpMetrics(s.metrics, s.handleError))
 		s.app.Get("/metrics", metricsHandler(s.metrics))
 	}
-	s.app.Use(requestID, deadline(cfg.WriteTimeout), recover.New(recover.Config{EnableStackTrace: false}), Inflate(cfg.MaxInflated))
+	s.app.Use(requestID, requireHost, deadline(cfg.WriteTimeout), recover.New(recover.Config{EnableStackTrace: false}), Inflate(cfg.MaxInflated))
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	s.app.Get("/readyz", func(c *fiber.Ctx) error {
 		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
@@ -95,6 +99,10 @@ func (s *Server) Start(sd fx.Shutdowner) error {
 	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", s.cfg.Address)
 	if err != nil {
 		return err
+	}
+	if s.loopback && !isLoopback(ln.Addr()) {
+		_ = ln.Close()
+		return fmt.Errorf("listen on %s: bound %s, which is not a loopback address", s.cfg.Address, ln.Addr())
 	}
 	s.ln = ln
 	s.addr.Store(ln.Addr().String())
@@ -147,6 +155,38 @@ func (s *Server) match(err error) (ErrorStatus, bool) {
 		}
 	}
 	return ErrorStatus{}, false
+}
+
+// LoopbackOnly makes Start refuse to serve unless the address it bound is a loopback one (127.0.0.0/8,
+// ::1): a listener whose endpoints create points must not be reachable from other machines, even
+// when a name such as localhost resolves somewhere unexpected.
+func LoopbackOnly() Option { return func(s *Server) { s.loopback = true } }
+
+func isLoopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// requireHost answers 400 to an HTTP/1.1 request without a Host header, or with an empty one (an
+// http URI never has an empty host), and to any request with more than one, as RFC 9112 (section
+// 3.2) requires; fasthttp would serve all three.
+func requireHost(c *fiber.Ctx) error {
+	h := &c.Request().Header
+	hosts := 0
+	for raw := h.RawHeaders(); len(raw) > 0; {
+		var line []byte
+		line, raw, _ = bytes.Cut(raw, []byte("\n"))
+		if name, _, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(bytes.TrimSpace(name), []byte(fiber.HeaderHost)) {
+			hosts++
+		}
+	}
+	switch {
+	case hosts > 1:
+		return fiber.NewError(fiber.StatusBadRequest, "more than one Host header")
+	case h.IsHTTP11() && len(bytes.TrimSpace(h.Host())) == 0:
+		return fiber.NewError(fiber.StatusBadRequest, "missing Host header (required in HTTP/1.1)")
+	}
+	return c.Next()
 }
 
 // requestID takes the caller's X-Request-Id (if sane) or makes one, echoes it, and puts it in the

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -221,6 +222,16 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "array", body: `[1,2]`, wantStatus: 400, wantDetail: "must be a JSON object"},
 		{name: "trailing data", body: `{"name":"a"} {"name":"b"}`, wantStatus: 400, wantDetail: "trailing data"},
 		{name: "trailing garbage", body: `{"name":"a"}x`, wantStatus: 400},
+		{name: "duplicate key", body: `{"name":"a","name":"b"}`, wantStatus: 400, wantDetail: `duplicate field "name"`},
+		{name: "duplicate key, last one a number", body: `{"count":1,"count":999999}`, wantStatus: 400, wantDetail: `duplicate field "count"`},
+		{name: "duplicate key in another case", body: `{"name":"a","NAME":"b"}`, wantStatus: 400, wantDetail: `duplicate field "NAME"`},
+		{name: "duplicate key by escape", body: `{"name":"a","\u006eame":"b"}`, wantStatus: 400, wantDetail: "duplicate field"},
+		{name: "duplicate of an unknown key", body: `{"x":1,"x":2}`, wantStatus: 400, wantDetail: `duplicate field "x"`},
+		{name: "duplicate null", body: `{"name":null,"name":"b"}`, wantStatus: 400, wantDetail: "duplicate field"},
+		{name: "deep nesting", body: `{"name":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, wantStatus: 400, wantDetail: "nested deeper"},
+		{name: "null body", body: `null`, wantStatus: 200},
+		{name: "scalar body", body: `5`, wantStatus: 400, wantDetail: "must be a JSON object"},
+		{name: "white space around", body: " \n{\"name\":\"a\"}\n ", wantStatus: 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,6 +246,116 @@ func TestDecodeJSON(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUnmarshalNested: keys repeat legitimately in sibling objects, never within one.
+func TestUnmarshalNested(t *testing.T) {
+	var v struct {
+		Goods []struct {
+			Description string `json:"description"`
+			Price       int    `json:"price"`
+		} `json:"goods"`
+	}
+	require.NoError(t, web.Unmarshal([]byte(`{"goods":[{"description":"a","price":1},{"description":"b","price":2}]}`), &v))
+	assert.Len(t, v.Goods, 2)
+	err := web.Unmarshal([]byte(`{"goods":[{"description":"a","price":1},{"price":2,"price":3}]}`), &v)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `duplicate field "price"`)
+	err = web.Unmarshal([]byte(`{"goods":[],"goods":[{"description":"a"}]}`), &v)
+	require.Error(t, err)
+	// encoding/json matches "ſum" (long s) to the field sum, so it is a second sum.
+	var w struct {
+		Sum int `json:"sum"`
+	}
+	err = web.Unmarshal([]byte(`{"sum":1,"\u017fum":999999}`), &w)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "duplicate field")
+	require.NoError(t, web.Unmarshal([]byte(`{"\u017fum":5}`), &w))
+	assert.Equal(t, 5, w.Sum, "the premise: encoding/json folds the long s")
+	var raw map[string]json.RawMessage
+	require.Error(t, web.Unmarshal([]byte(`{"a":{"b":1,"b":2}}`), &raw), "a duplicate inside a raw value counts too")
+	require.NoError(t, web.Unmarshal([]byte(`{"a":{"b":1},"c":{"b":2}}`), &raw))
+}
+
+// rawRequest sends raw bytes over a real connection to a server started on loopback and returns
+// the status line of the answer.
+func rawRequest(t *testing.T, addr, req string) string {
+	t.Helper()
+	conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(context.Background(), "tcp", addr)
+	require.NoError(t, err)
+	defer func() { _ = conn.Close() }()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err = io.WriteString(conn, req)
+	require.NoError(t, err)
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	require.NoError(t, err)
+	return strings.TrimSpace(line)
+}
+
+func startServer(t *testing.T, cfg web.Config, opts ...web.Option) (*web.Server, error) {
+	t.Helper()
+	srv := web.NewServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), anyAuth{}, nopPing{}, []web.Routes{testRoutes()}, opts...)
+	if err := srv.Start(nil); err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
+	return srv, nil
+}
+
+// HTTP/1.1 requires exactly one Host header with a host in it (RFC 9112, section 3.2).
+func TestHostHeaderRequired(t *testing.T) {
+	cfg := web.DefaultConfig()
+	cfg.Address = "127.0.0.1:0"
+	srv, err := startServer(t, cfg)
+	require.NoError(t, err)
+	tests := []struct {
+		name string
+		req  string
+		want string
+	}{
+		{name: "HTTP/1.1 with Host", req: "GET /healthz HTTP/1.1\r\nHost: shop\r\n\r\n", want: "HTTP/1.1 200 OK"},
+		{name: "HTTP/1.1 without Host", req: "GET /healthz HTTP/1.1\r\n\r\n", want: "HTTP/1.1 400 Bad Request"},
+		{name: "HTTP/1.1 with an empty Host", req: "GET /healthz HTTP/1.1\r\nHost:\r\n\r\n", want: "HTTP/1.1 400 Bad Request"},
+		{name: "HTTP/1.1 absolute form without Host", req: "GET http://shop/healthz HTTP/1.1\r\n\r\n", want: "HTTP/1.1 400 Bad Request"},
+		{name: "two Host headers", req: "GET /healthz HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", want: "HTTP/1.1 400 Bad Request"},
+		{name: "HTTP/1.0 without Host", req: "GET /healthz HTTP/1.0\r\n\r\n", want: "HTTP/1.1 200 OK"},
+		{name: "POST without Host", req: "POST /json HTTP/1.1\r\nContent-Length: 12\r\n\r\n{\"name\":\"a\"}", want: "HTTP/1.1 400 Bad Request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, rawRequest(t, srv.Addr(), tt.req))
+		})
+	}
+}
+
+// A LoopbackOnly server serves on loopback and refuses to start on any other address.
+func TestLoopbackOnly(t *testing.T) {
+	cfg := web.DefaultConfig()
+	cfg.Address = "127.0.0.1:0"
+	srv, err := startServer(t, cfg, web.LoopbackOnly())
+	require.NoError(t, err)
+	assert.Equal(t, "HTTP/1.1 200 OK", rawRequest(t, srv.Addr(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+
+	cfg.Address = "0.0.0.0:0"
+	_, err = startServer(t, cfg, web.LoopbackOnly())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not a loopback address")
+}
+
+// unavailableAuth cannot tell whether a token is good: the request is a server error, not a 401.
+type unavailableAuth struct{}
+
+func (unavailableAuth) Authenticate(context.Context, string) (string, error) {
+	return "", fmt.Errorf("check user: %w: connection refused", web.ErrAuthUnavailable)
+}
+
+func TestGuardAuthUnavailable(t *testing.T) {
+	app := web.NewServer(web.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), unavailableAuth{}, nopPing{}, []web.Routes{testRoutes()}).App()
+	req := httptest.NewRequest(http.MethodGet, "/api/user/me", nil)
+	req.Header.Set("Authorization", "Bearer x")
+	resp, body := do(t, app, req)
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.NotContains(t, string(body), "connection refused")
 }
 
 func TestGuard(t *testing.T) {
@@ -331,7 +452,7 @@ func (nopPing) Ping(context.Context) error { return nil }
 
 type anyAuth struct{}
 
-func (anyAuth) Authenticate(string) (string, error) { return "", errors.New("no") }
+func (anyAuth) Authenticate(context.Context, string) (string, error) { return "", errors.New("no") }
 
 func TestHealthAndReadiness(t *testing.T) {
 	app := webtest.New()

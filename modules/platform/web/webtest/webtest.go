@@ -19,7 +19,7 @@ func Token(userID string) string { return "user:" + userID }
 
 type fakeAuth struct{}
 
-func (fakeAuth) Authenticate(token string) (string, error) {
+func (fakeAuth) Authenticate(_ context.Context, token string) (string, error) {
 	id, ok := strings.CutPrefix(token, "user:")
 	if !ok || id == "" {
 		return "", errors.New("bad token")
