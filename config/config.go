@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
 
 	"github.com/gophermart/gophermart/modules/accrual"
 	"github.com/gophermart/gophermart/modules/auth"
+	"github.com/gophermart/gophermart/modules/balance"
 	"github.com/gophermart/gophermart/modules/orders"
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/logging"
@@ -27,8 +29,19 @@ type Config struct {
 	Auth           auth.Config    `mapstructure:"auth"`
 	Accrual        accrual.Config `mapstructure:"accrual"`
 	Orders         orders.Config  `mapstructure:"orders"`
+	Balance        balance.Config `mapstructure:"balance"`
 	BuiltinAccrual BuiltinAccrual `mapstructure:"builtin_accrual"`
 	Log            logging.Config `mapstructure:"log"`
+	Lifecycle      Lifecycle      `mapstructure:"lifecycle"`
+}
+
+// Lifecycle bounds how long the program may take to start and to stop.
+type Lifecycle struct {
+	// StartTimeout bounds every start-up step together: connecting to the database, migrations
+	// (which may wait for another instance's), loading the signing secret, binding the listeners.
+	StartTimeout time.Duration `mapstructure:"start_timeout"`
+	// StopTimeout bounds a graceful stop: in-flight requests and accrual calls get this long.
+	StopTimeout time.Duration `mapstructure:"stop_timeout"`
 }
 
 // BuiltinAccrual is the part of the built-in accrual service, run in-process when no accrual system
@@ -68,6 +81,7 @@ var Settings = settings.Table{
 	{Key: "auth.hash_concurrency", Flag: "hash-concurrency", Env: "GOPHERMART_HASH_CONCURRENCY", Default: 0, Usage: "concurrent password hash computations (19 MiB each); 0: number of CPUs"},
 	{Key: "auth.login_max_failures", Flag: "login-max-failures", Env: "GOPHERMART_LOGIN_MAX_FAILURES", Default: 5, Usage: "failed logins per login and client address before 429"},
 	{Key: "auth.login_window", Flag: "login-window", Env: "GOPHERMART_LOGIN_WINDOW", Default: 5 * time.Minute, Usage: "window over which failed logins count"},
+	{Key: "balance.reconcile_interval", Flag: "ledger-check-interval", Env: "GOPHERMART_LEDGER_CHECK_INTERVAL", Default: balance.DefaultReconcileInterval, Usage: "how often serve checks the ledger over the whole database (an Error log per user who breaks it, gauge gophermart_ledger_violations); 0: never"},
 	{Key: "orders.max_pending", Flag: "max-pending-orders", Env: "GOPHERMART_MAX_PENDING_ORDERS", Default: orders.DefaultMaxPending, Usage: "pending (NEW or PROCESSING) orders one user may have; an upload of a new number beyond it is answered 429"},
 	{Key: "accrual.workers", Flag: "accrual-workers", Env: "GOPHERMART_ACCRUAL_WORKERS", Default: 4, Usage: "orders asked about at once"},
 	{Key: "accrual.poll_interval", Flag: "poll-interval", Env: "GOPHERMART_POLL_INTERVAL", Default: 10 * time.Second, Usage: "queue scan interval when nothing signals new work"},
@@ -78,6 +92,8 @@ var Settings = settings.Table{
 	{Key: "accrual.min_backoff", Flag: "accrual-min-backoff", Env: "GOPHERMART_ACCRUAL_MIN_BACKOFF", Default: 250 * time.Millisecond, Usage: "first delay before an order is asked again (PROCESSING: grows by half per ask; unknown or failing: doubles), up to the max backoff"},
 	{Key: "accrual.retry_backoff", Flag: "accrual-retry-backoff", Env: "GOPHERMART_ACCRUAL_RETRY_BACKOFF", Default: 100 * time.Millisecond, Usage: "delay before the first retry of a failed accrual request, doubling per retry"},
 	{Key: "accrual.max_retry_after", Flag: "accrual-max-retry-after", Env: "GOPHERMART_ACCRUAL_MAX_RETRY_AFTER", Default: 2 * time.Minute, Usage: "cap of the pause a 429's Retry-After may ask for"},
+	{Key: "lifecycle.start_timeout", Flag: "start-timeout", Env: "GOPHERMART_START_TIMEOUT", Default: 2 * time.Minute, Usage: "time allowed to start: connect to the database, migrate (perhaps waiting for another instance), bind the listeners"},
+	{Key: "lifecycle.stop_timeout", Flag: "stop-timeout", Env: "GOPHERMART_STOP_TIMEOUT", Default: 20 * time.Second, Usage: "time allowed to stop gracefully: in-flight requests and accrual calls finish within it"},
 	{Key: "log.level", Flag: "log-level", Env: "GOPHERMART_LOG_LEVEL", Default: "info", Usage: "log level: debug, info, warn, error"},
 	{Key: "log.format", Flag: "log-format", Env: "GOPHERMART_LOG_FORMAT", Default: "json", Usage: "log format: json or text"},
 }
@@ -106,13 +122,21 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 		_ = v.BindEnv("config_file", "GOPHERMART_CONFIG")
 		file = v.GetString("config_file")
 	}
+	var problems []string
 	if file != "" {
 		v.SetConfigFile(file)
 		if err := v.ReadInConfig(); err != nil {
 			return nil, fmt.Errorf("%w: config file %s: %w", ErrInvalid, file, err)
 		}
+		keys, err := fileKeys(file)
+		if err != nil {
+			return nil, fmt.Errorf("%w: config file %s: %w", ErrInvalid, file, err)
+		}
+		for _, p := range Settings.UnknownKeys(keys) {
+			problems = append(problems, "config file "+file+": "+p)
+		}
 	}
-	problems := Settings.CheckTypes(v)
+	problems = append(problems, Settings.CheckTypes(v)...)
 	var c Config
 	if err := v.Unmarshal(&c); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(strings.Fields(err.Error()), " "))
@@ -181,6 +205,8 @@ func (c *Config) problems() []string {
 		"accrual.min_backoff": int64(c.Accrual.MinBackoff), "accrual.retry_backoff": int64(c.Accrual.RetryBackoff),
 		"accrual.max_retry_after": int64(c.Accrual.MaxRetryAfter),
 		"orders.max_pending":      int64(c.Orders.MaxPending),
+		"lifecycle.start_timeout": int64(c.Lifecycle.StartTimeout),
+		"lifecycle.stop_timeout":  int64(c.Lifecycle.StopTimeout),
 	}
 	for _, s := range Settings { // in table order, so errors come out stable
 		if n, ok := positive[s.Key]; ok && n <= 0 {
@@ -189,6 +215,9 @@ func (c *Config) problems() []string {
 	}
 	if c.Auth.HashConcurrency < 0 {
 		bad("auth.hash_concurrency", "must not be negative")
+	}
+	if c.Balance.ReconcileInterval < 0 {
+		bad("balance.reconcile_interval", "must not be negative (0 turns the check off)")
 	}
 	if c.Accrual.MaxRetries < 0 {
 		bad("accrual.max_retries", "must not be negative")
@@ -207,6 +236,17 @@ func (c *Config) problems() []string {
 			Settings.Name("accrual.request_timeout"), minLease))
 	}
 	return problems
+}
+
+// fileKeys returns the keys the config file sets, and only those (the loader's viper also holds
+// every default and environment variable).
+func fileKeys(file string) ([]string, error) {
+	v := viper.New()
+	v.SetConfigFile(file)
+	if err := v.ReadInConfig(); err != nil {
+		return nil, err
+	}
+	return v.AllKeys(), nil
 }
 
 func validURL(s string) error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,8 +10,9 @@ import (
 	"github.com/gophermart/gophermart/modules/platform/runner"
 )
 
-// stopTimeout bounds graceful shutdown: in-flight requests and the processing loop get this long.
-const stopTimeout = 20 * time.Second
+// timeouts bound the start (migrating the acc_ tables, binding) and the graceful shutdown
+// (in-flight requests and the processing loop).
+var timeouts = runner.Timeouts{Start: 2 * time.Minute, Stop: 20 * time.Second}
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -51,4 +53,10 @@ serves until SIGINT or SIGTERM. Every setting is a flag or an environment variab
 }
 
 // serve runs the service until SIGINT/SIGTERM, then stops it gracefully.
-func serve(cfg *config) error { return runner.Run(appOptions(cfg), stopTimeout) }
+func serve(cfg *config) error {
+	err := runner.Run(appOptions(cfg), timeouts)
+	if errors.Is(err, runner.ErrInterrupted) {
+		return nil // a requested stop, however early
+	}
+	return err
+}

@@ -299,8 +299,9 @@ func creditCount(tb testing.TB, d *db.DB) int64 {
 	return n
 }
 
-// An upload is asked about at once (Notify), not on the next poll tick: with a poll interval of an
-// hour, the order is PROCESSED and credited within seconds.
+// An upload is asked about at once (the orders' notifications wake the worker in-process), not on
+// the next poll tick: with a poll interval of an hour, the order is PROCESSED and credited within
+// seconds.
 func TestWorkerNotifyDispatchesAtOnce(t *testing.T) {
 	for name, open := range dbtest.Engines(t) {
 		t.Run(name, func(t *testing.T) {
@@ -310,7 +311,7 @@ func TestWorkerNotifyDispatchesAtOnce(t *testing.T) {
 			w := newTestWorker(d, testAccrualConfig(), fake.srv.URL)
 			startWorker(t, w)
 			time.Sleep(100 * time.Millisecond) // the first round found nothing: the worker sleeps for an hour
-			nums := upload(t, d, w, 1, 1, 1)
+			nums := upload(t, d, orders.NewNotifications(d, []orders.Waker{w}, quietLog()), 1, 1, 1)
 			waitFor(t, 10*time.Second, "the order to be processed", func() bool { return pendingCount(t, d) == 0 })
 			st := orderStates(t, d)[nums[0]]
 			assert.Equal(t, orders.StatusProcessed, st.Status)
@@ -380,7 +381,6 @@ func TestInstancesShareThe429PauseThroughTheDatabase(t *testing.T) {
 		})
 	}
 }
-
 
 // Two instances (two owners, two pools) drain 200 orders from one database: each order is asked
 // about by one request at a time, exactly once, and credited exactly once.
@@ -583,7 +583,7 @@ func TestWorkerStopFinishesInFlightAndReleasesLeases(t *testing.T) {
 }
 
 // On PostgreSQL, a NOTIFY from anywhere (a sibling instance's upload, `gophermart resync`) wakes a
-// worker that would otherwise sleep until its next poll.
+// worker that would otherwise sleep until its next poll: the orders' notifications listen for it.
 func TestWorkerWakesOnNotification(t *testing.T) {
 	engines := dbtest.Engines(t) // with CI=true, fails when PostgreSQL is missing
 	open, ok := engines["postgres"]
@@ -594,13 +594,46 @@ func TestWorkerWakesOnNotification(t *testing.T) {
 	fake := newFakeAccrual(t, func(_, n string, _ int) reply { return processed(n, "1") })
 	sibling := newTestWorker(d, testAccrualConfig(), fake.srv.URL)
 	startWorker(t, sibling)
-	time.Sleep(300 * time.Millisecond) // subscribed, and asleep for an hour
+	startNotifications(t, orders.NewNotifications(d, []orders.Waker{sibling}, quietLog())) // subscribed on return
+	time.Sleep(300 * time.Millisecond)                                                     // asleep for an hour
 	upload(t, d, orders.NopNotifier{}, 11, 3, 1)
 	time.Sleep(200 * time.Millisecond)
 	assert.Equal(t, int64(3), pendingCount(t, d), "nobody told the worker yet")
-	require.NoError(t, accrual.NotifyDue(context.Background(), d, "test"))
+	require.NoError(t, orders.Announce(context.Background(), d, "test"))
 	waitFor(t, 10*time.Second, "the woken worker", func() bool { return pendingCount(t, d) == 0 })
 	checkLedger(t, d)
+}
+
+// On PostgreSQL, an upload to one instance wakes the worker of another: the uploading instance's
+// notifications NOTIFY, the sibling's LISTEN.
+func TestUploadWakesSiblingInstance(t *testing.T) {
+	engines := dbtest.Engines(t) // with CI=true, fails when PostgreSQL is missing
+	open, ok := engines["postgres"]
+	if !ok {
+		t.Skip("LISTEN/NOTIFY is PostgreSQL's: set " + dbtest.EnvDSN)
+	}
+	d := open(t)
+	fake := newFakeAccrual(t, func(_, n string, _ int) reply { return processed(n, "1") })
+	sibling := newTestWorker(d, testAccrualConfig(), fake.srv.URL)
+	startWorker(t, sibling)
+	startNotifications(t, orders.NewNotifications(d, []orders.Waker{sibling}, quietLog()))
+	uploader := orders.NewNotifications(d, nil, quietLog()) // an instance without a worker of its own
+	startNotifications(t, uploader)
+	time.Sleep(300 * time.Millisecond) // the sibling's first round found nothing: it sleeps for an hour
+	upload(t, d, uploader, 18, 2, 1)
+	waitFor(t, 10*time.Second, "the sibling to process the uploads", func() bool { return pendingCount(t, d) == 0 })
+	checkLedger(t, d)
+}
+
+// startNotifications starts n and stops it when the test ends.
+func startNotifications(tb testing.TB, n *orders.Notifications) {
+	tb.Helper()
+	require.NoError(tb, n.Start(context.Background()))
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(tb, n.Stop(ctx))
+	})
 }
 
 // `gophermart resync` makes pending orders due now and prints what it did.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,39 +22,47 @@ import (
 	"github.com/gophermart/gophermart/modules/platform/web"
 )
 
-// baseOptions is what every command needs: typed config parts, logging and the database.
+// baseOptions is what every command needs: typed config parts, logging and the database (connected
+// by its start hook).
 func baseOptions(cfg *config.Config) fx.Option {
 	return fx.Options(
-		fx.Supply(cfg.HTTP, cfg.DB, cfg.Auth, cfg.Accrual, cfg.Orders, cfg.Log),
+		fx.Supply(cfg.HTTP, cfg.DB, cfg.Auth, cfg.Accrual, cfg.Orders, cfg.Balance, cfg.Log),
 		fx.WithLogger(logging.FxLogger),
 		logging.Module,
 		db.Module,
 	)
 }
 
+// schema is Gophermart's set of migrations.
+var schema = db.Migrations{FS: migrations.FS, Table: migrations.Table, LockID: migrations.LockID}
+
 // newMigrator prepares Gophermart's migrations on the database.
 func newMigrator(d *db.DB, log *slog.Logger) (*db.Migrator, error) {
-	return db.NewMigrator(d, db.Migrations{FS: migrations.FS, Table: migrations.Table, LockID: migrations.LockID},
-		log.With("module", "migrate"))
+	return db.NewMigrator(d, schema, log.With("module", "migrate"))
 }
 
-// migrated applies pending migrations before anything else gets the database.
-var migrated = fx.Decorate(func(d *db.DB, log *slog.Logger) (*db.DB, error) {
-	m, err := newMigrator(d, log)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := m.Up(context.Background()); err != nil {
-		return nil, err
-	}
-	return d, nil
-})
+// migrated applies pending migrations in the start hook right after the one that connects, before
+// the hook of anything that uses the database. It must be an option of the root, where *db.DB is
+// provided, so that its decorator covers every module.
+var migrated = db.MigrateOnStart(schema)
+
+// existingOptions is baseOptions for the commands that work on an existing database: their start
+// fails, creating nothing (not even an SQLite file), unless every migration is applied.
+func existingOptions(cfg *config.Config) fx.Option {
+	c := *cfg
+	c.DB.RequireExisting = true
+	return fx.Options(
+		baseOptions(&c),
+		fx.Provide(newMigrator),
+		fx.Invoke(func(lc fx.Lifecycle, m *db.Migrator) { lc.Append(fx.StartHook(m.Check)) }),
+	)
+}
 
 // bindings is the one place that knows both sides of every cross-module interface.
 var bindings = fx.Provide(
 	func(d *db.DB) web.Pinger { return d },
 	func(a *auth.Authenticator) web.Authenticator { return a },
-	func(w *accrual.Worker) orders.Notifier { return w },
+	orders.AsWaker(func(w *accrual.Worker) orders.Waker { return w }),
 	orders.NewQueue,
 	func(q *orders.Queue) accrual.Orders { return q },
 	func(s *balance.Service) accrual.Ledger { return s },
@@ -76,15 +83,16 @@ func serveOptions(cfg *config.Config) fx.Option {
 		balance.Module,
 		accrual.Module,
 		accrualSystem(cfg),
-		fx.Invoke(func(*accrual.Worker) {}),
+		fx.Invoke(func(*accrual.Worker, *balance.Reconciler) {}),
 		metrics.Module,
 		fx.Invoke(registerMetrics),
 	)
 }
 
-// registerMetrics adds the accrual worker's and the database pool's metrics to /metrics.
-func registerMetrics(reg *prometheus.Registry, w *accrual.Worker, o accrual.Orders, d *db.DB) {
-	reg.MustRegister(accrual.NewCollector(w, o), collectors.NewDBStatsCollector(d.SQL(), "gophermart"))
+// registerMetrics adds the accrual worker's, the ledger reconciliation's and the database pool's
+// metrics to /metrics.
+func registerMetrics(reg *prometheus.Registry, w *accrual.Worker, o accrual.Orders, r *balance.Reconciler, d *db.DB) {
+	reg.MustRegister(accrual.NewCollector(w, o), r, collectors.NewDBStatsCollector(d.SQL(), "gophermart"))
 }
 
 // accrualSystem points the worker at ACCRUAL_SYSTEM_ADDRESS or, when it is empty, runs the accrual

@@ -95,7 +95,7 @@ func TestNewOrderOvertakesAnotherUsersBacklog(t *testing.T) {
 		require.Equal(t, 120, limit, "the worker learned the limit")
 
 		n := ordernum.WithCheckDigit("60000000")
-		svc := orders.NewService(store, w, orders.Config{}, quietLog())
+		svc := orders.NewService(store, orders.NewNotifications(d, []orders.Waker{w}, quietLog()), orders.Config{}, quietLog())
 		outcome, err := svc.Upload(ctx, "other", n)
 		require.NoError(t, err)
 		require.Equal(t, orders.Accepted, outcome)

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/gophermart/gophermart/modules/balance"
+	"github.com/gophermart/gophermart/modules/platform/runner"
 )
 
 // errLedger marks a ledger that breaks its invariant: exit code 1.
@@ -31,7 +32,8 @@ func newLedgerCmd() *cobra.Command {
 		Short: "Verify every user's balance against their credits and withdrawals",
 		Long: `Verify over the whole database that, for every user, current = credited - withdrawn,
 withdrawn = the sum of their withdrawals, and current >= 0. Prints each user who breaks it and
-exits 1 if any does, 0 if the ledger is healthy. It only reads; run it against a live database.`,
+exits 1 if any does, 0 if the ledger is healthy. It only reads; run it against a live database
+(serve also checks it periodically: GOPHERMART_LEDGER_CHECK_INTERVAL).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
@@ -39,31 +41,24 @@ exits 1 if any does, 0 if the ledger is healthy. It only reads; run it against a
 				return err
 			}
 			var svc *balance.Service
-			app := fx.New(
-				baseOptions(cfg),
+			return runner.Once(cmdContext(cmd), fx.Options(
+				existingOptions(cfg),
 				fx.Provide(balance.NewService, fx.Annotate(balance.NewStore, fx.As(new(balance.Store)))),
 				fx.Populate(&svc),
-			)
-			if err := app.Err(); err != nil {
-				return err
-			}
-			defer func() { _ = app.Stop(context.Background()) }()
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			violations, err := svc.CheckLedger(ctx)
-			if err != nil {
-				return err
-			}
-			for _, v := range violations {
-				fmt.Fprintln(cmd.OutOrStdout(), v.String())
-			}
-			if len(violations) > 0 {
-				return fmt.Errorf("%w: %d user(s)", errLedger, len(violations))
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "ledger ok")
-			return nil
+			), timeouts(cfg), func(ctx context.Context) error {
+				violations, err := svc.CheckLedger(ctx)
+				if err != nil {
+					return err
+				}
+				for _, v := range violations {
+					fmt.Fprintln(cmd.OutOrStdout(), v.String())
+				}
+				if len(violations) > 0 {
+					return fmt.Errorf("%w: %d user(s)", errLedger, len(violations))
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "ledger ok")
+				return nil
+			})
 		},
 	})
 	return ledger

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/fx"
 
 	"github.com/gophermart/gophermart/modules/platform/db"
+	"github.com/gophermart/gophermart/modules/platform/runner"
 )
 
 func newMigrateCmd() *cobra.Command {
@@ -31,42 +31,35 @@ On PostgreSQL an advisory lock serialises concurrent runs, so several instances 
 				action = args[0]
 			}
 			var m *db.Migrator
-			var log *slog.Logger
-			app := fx.New(baseOptions(cfg), fx.Provide(newMigrator), fx.Populate(&m, &log))
-			if err := app.Err(); err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			defer func() { _ = app.Stop(context.Background()) }()
-			switch action {
-			case "up":
-				n, err := m.Up(ctx)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "applied %d migration(s)\n", n)
-			case "down":
-				if err := m.Down(ctx); err != nil {
-					return err
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), "rolled back 1 migration")
-			case "status":
-				st, err := m.Status(ctx)
-				if err != nil {
-					return err
-				}
-				for _, s := range st {
-					state := "pending"
-					if s.Applied {
-						state = "applied"
+			return runner.Once(cmdContext(cmd), fx.Options(baseOptions(cfg), fx.Provide(newMigrator), fx.Populate(&m)),
+				timeouts(cfg), func(ctx context.Context) error {
+					switch action {
+					case "up":
+						n, err := m.Up(ctx)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(cmd.OutOrStdout(), "applied %d migration(s)\n", n)
+					case "down":
+						if err := m.Down(ctx); err != nil {
+							return err
+						}
+						fmt.Fprintln(cmd.OutOrStdout(), "rolled back 1 migration")
+					case "status":
+						st, err := m.Status(ctx)
+						if err != nil {
+							return err
+						}
+						for _, s := range st {
+							state := "pending"
+							if s.Applied {
+								state = "applied"
+							}
+							fmt.Fprintf(cmd.OutOrStdout(), "%05d  %-8s %s\n", s.Version, state, s.Source)
+						}
 					}
-					fmt.Fprintf(cmd.OutOrStdout(), "%05d  %-8s %s\n", s.Version, state, s.Source)
-				}
-			}
-			return nil
+					return nil
+				})
 		},
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gophermart/gophermart/modules/orders"
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/ordernum"
+	"github.com/gophermart/gophermart/modules/platform/runner"
 )
 
 func newResyncCmd() *cobra.Command {
@@ -22,7 +23,7 @@ func newResyncCmd() *cobra.Command {
 attempt count, so that the accrual worker asks about them at once instead of after its backoff, e.g.
 after an accrual outage. Orders an instance is asking about right now are left to it. On PostgreSQL
 running instances are notified and start at once; otherwise they pick the orders up on their next
-poll. Final (INVALID, PROCESSED) and unknown numbers are skipped and counted. A rate-limit pause
+poll. It needs a migrated database and changes nothing without one. Final (INVALID, PROCESSED) and unknown numbers are skipped and counted. A rate-limit pause
 kept from the accrual system's last 429 is cleared too (the learned per-minute limit stays), and
 the command says so.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -40,37 +41,31 @@ the command says so.`,
 			}
 			var q *orders.Queue
 			var d *db.DB
-			app := fx.New(baseOptions(cfg), fx.Provide(orders.NewQueue), fx.Populate(&q, &d))
-			if err := app.Err(); err != nil {
-				return err
-			}
-			defer func() { _ = app.Stop(context.Background()) }()
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			res, err := q.Resync(ctx, numbers)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "made %d pending orders due; %d unknown/final numbers skipped", res.Due, res.Skipped)
-			if res.InFlight > 0 {
-				fmt.Fprintf(out, "; %d in flight left to the instance asking about them", res.InFlight)
-			}
-			fmt.Fprintln(out)
-			until, err := accrual.ClearPause(ctx, d)
-			if err != nil {
-				return err
-			}
-			if !until.IsZero() {
-				fmt.Fprintf(out, "cleared the accrual system's rate-limit pause (it would have lasted until %s)\n",
-					until.UTC().Format(time.RFC3339))
-			}
-			if res.Due > 0 || !until.IsZero() {
-				return accrual.NotifyDue(ctx, d, "resync")
-			}
-			return nil
+			return runner.Once(cmdContext(cmd), fx.Options(existingOptions(cfg), fx.Provide(orders.NewQueue), fx.Populate(&q, &d)),
+				timeouts(cfg), func(ctx context.Context) error {
+					res, err := q.Resync(ctx, numbers)
+					if err != nil {
+						return err
+					}
+					out := cmd.OutOrStdout()
+					fmt.Fprintf(out, "made %d pending orders due; %d unknown/final numbers skipped", res.Due, res.Skipped)
+					if res.InFlight > 0 {
+						fmt.Fprintf(out, "; %d in flight left to the instance asking about them", res.InFlight)
+					}
+					fmt.Fprintln(out)
+					until, err := accrual.ClearPause(ctx, d)
+					if err != nil {
+						return err
+					}
+					if !until.IsZero() {
+						fmt.Fprintf(out, "cleared the accrual system's rate-limit pause (it would have lasted until %s)\n",
+							until.UTC().Format(time.RFC3339))
+					}
+					if res.Due > 0 || !until.IsZero() {
+						return orders.Announce(ctx, d, "resync")
+					}
+					return nil
+				})
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,7 +24,7 @@ exactly once, and lets users spend them.
 
 With no subcommand it runs "serve". Every setting is a flag, an environment variable or a key of the
 YAML file given with --config (flag > environment > file > default).`,
-		Args:          cobra.NoArgs,
+		Args:          usageArgs(cobra.NoArgs),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		CompletionOptions: cobra.CompletionOptions{
@@ -43,6 +44,24 @@ YAML file given with --config (flag > environment > file > default).`,
 // loadConfig reads the configuration for cmd from its flags, the environment and the config file.
 func loadConfig(cmd *cobra.Command) (*config.Config, error) {
 	return config.Load(cmd.Flags())
+}
+
+// cmdContext is cmd's context, or the background one when it has none (Execute called directly).
+func cmdContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+// usageArgs makes the complaints of check (an unknown command, say) usage errors.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+		return nil
+	}
 }
 
 // argsError turns cobra's argument complaints into usage errors.

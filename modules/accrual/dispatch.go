@@ -14,9 +14,9 @@ import (
 //
 // The dispatcher claims a batch whenever the pool has room for one (a worker per order, plus one
 // batch waiting), never more than the gate will let through soon (limiter.budget), and nothing while
-// the gate is closed. It wakes up when an order is uploaded here (Notify) or on a sibling instance
-// (LISTEN, PostgreSQL), when a worker frees, when the earliest pending order falls due, and at least
-// every PollInterval.
+// the gate is closed. It wakes up when told to (Worker.Wake: an upload here, or one another instance
+// announced), when a worker frees, when the earliest pending order falls due, and at least every
+// PollInterval.
 
 // minWait keeps the dispatcher from spinning when rows are due but momentarily out of reach.
 const minWait = 10 * time.Millisecond
@@ -35,8 +35,6 @@ type dispatcher struct {
 	log    *slog.Logger
 	// work runs one claimed order in its slot.
 	work func(ctx, reqCtx context.Context, c claim, s *slot)
-	// claimed is told after every claim that got orders (to wake sibling instances).
-	claimed func(ctx context.Context)
 
 	wake    chan struct{} // capacity 1: work may be due
 	planned atomic.Int64  // when the dispatcher looks at the queue next, unix nanoseconds
@@ -146,9 +144,6 @@ func (d *dispatcher) round(ctx context.Context, backlog chan<- claim) (time.Dura
 			d.log.WarnContext(ctx, "accrual worker cannot claim orders", "err", err)
 		}
 		return time.Second, false
-	}
-	if got > 0 {
-		d.claimed(ctx)
 	}
 	if got == n {
 		return 0, false // more may be due

@@ -12,7 +12,6 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/gophermart/gophermart/modules/platform/db"
-	"github.com/gophermart/gophermart/modules/platform/ordernum"
 )
 
 // Deps is what a Worker needs.
@@ -40,7 +39,6 @@ type Deps struct {
 // Safe for concurrent use.
 type Worker struct {
 	cfg      Config
-	db       *db.DB
 	log      *slog.Logger
 	owner    string
 	stats    counters
@@ -50,25 +48,23 @@ type Worker struct {
 	dispatch *dispatcher
 	ask      *asker
 	settle   *settler
-	announce atomic.Bool // a local upload that sibling instances should hear of
 
-	mu       sync.Mutex
-	cancel   context.CancelFunc // stops claiming and waiting
-	abort    context.CancelFunc // aborts in-flight requests
-	done     chan struct{}      // closed when the pool has stopped
-	listened chan struct{}      // closed when the listener has stopped
+	mu     sync.Mutex
+	cancel context.CancelFunc // stops claiming and waiting
+	abort  context.CancelFunc // aborts in-flight requests
+	done   chan struct{}      // closed when the pool has stopped
 }
 
 // NewWorker returns a Worker; it does nothing until Start.
 func NewWorker(d Deps) *Worker {
 	cfg := d.Config.withDefaults()
-	w := &Worker{cfg: cfg, db: d.DB, log: d.Log, owner: uuid.NewString(), orders: d.Orders}
+	w := &Worker{cfg: cfg, log: d.Log, owner: uuid.NewString(), orders: d.Orders}
 	w.limit = newLimiter(cfg.RateWindow, &stateStore{db: d.DB})
 	w.leases = newLeases(w.owner)
 	w.ask = &asker{cfg: cfg, client: d.Client, orders: d.Orders, tx: d.Tx, limit: w.limit, stats: &w.stats, log: d.Log}
 	w.dispatch = &dispatcher{
 		cfg: cfg, orders: d.Orders, limit: w.limit, leases: w.leases, pool: newPool(cfg.Workers),
-		stats: &w.stats, log: d.Log, work: w.work, claimed: w.announceClaim, wake: make(chan struct{}, 1),
+		stats: &w.stats, log: d.Log, work: w.work, wake: make(chan struct{}, 1),
 	}
 	w.settle = &settler{
 		cfg: cfg, orders: d.Orders, ledger: d.Ledger, tx: d.Tx, leases: w.leases, stats: &w.stats, log: d.Log,
@@ -80,12 +76,9 @@ func NewWorker(d Deps) *Worker {
 // Owner is this worker's id, random per process; each claim's lease token starts with it.
 func (w *Worker) Owner() string { return w.owner }
 
-// Notify tells the worker that order n was just accepted: the dispatcher looks for due orders at
-// once, and on PostgreSQL wakes sibling instances too. It never blocks.
-func (w *Worker) Notify(ordernum.Number) {
-	w.announce.Store(true)
-	w.dispatch.wakeup()
-}
+// Wake makes the worker look for due orders now (an order was just accepted, here or, as another
+// instance announced, elsewhere) instead of at its next poll. It never blocks.
+func (w *Worker) Wake() { w.dispatch.wakeup() }
 
 // work asks about one claimed order and records the outcome.
 func (w *Worker) work(ctx, reqCtx context.Context, c claim, s *slot) {
@@ -94,18 +87,7 @@ func (w *Worker) work(ctx, reqCtx context.Context, c claim, s *slot) {
 	w.settle.record(reqCtx, c, o)
 }
 
-// announceClaim wakes sibling instances after a claim that follows a local upload, so that they
-// help with what is due.
-func (w *Worker) announceClaim(ctx context.Context) {
-	if w.announce.Swap(false) {
-		if err := NotifyDue(ctx, w.db, w.owner); err != nil && ctx.Err() == nil {
-			w.log.WarnContext(ctx, "accrual worker cannot notify sibling instances", "err", err)
-		}
-	}
-}
-
-// Start starts the dispatcher and (on PostgreSQL) the listener for sibling instances'
-// notifications, on their own contexts: they run until Stop.
+// Start starts the dispatcher on its own contexts: it runs until Stop.
 func (w *Worker) Start(context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -115,16 +97,11 @@ func (w *Worker) Start(context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	reqCtx, abort := context.WithCancel(context.Background())
 	w.cancel, w.abort = cancel, abort
-	w.done, w.listened = make(chan struct{}), make(chan struct{})
+	w.done = make(chan struct{})
 	go func() {
 		defer close(w.done)
 		w.dispatch.run(ctx, reqCtx)
 	}()
-	if w.db.Dialect() == db.Postgres {
-		go w.listen(ctx)
-	} else {
-		close(w.listened)
-	}
 	w.log.Info("accrual worker started", "owner", w.owner, "workers", w.cfg.Workers,
 		"poll_interval", w.cfg.PollInterval.String())
 	return nil
@@ -138,7 +115,7 @@ const releaseTimeout = 5 * time.Second
 // start, asks about those orders at once.
 func (w *Worker) Stop(ctx context.Context) error {
 	w.mu.Lock()
-	cancel, abort, done, listened := w.cancel, w.abort, w.done, w.listened
+	cancel, abort, done := w.cancel, w.abort, w.done
 	w.mu.Unlock()
 	if done == nil {
 		return nil
@@ -151,7 +128,6 @@ func (w *Worker) Stop(ctx context.Context) error {
 		<-done
 	}
 	abort()
-	<-listened
 	if w.leases.count() == 0 {
 		w.log.Info("accrual worker stopped")
 		return nil
@@ -164,22 +140,6 @@ func (w *Worker) Stop(ctx context.Context) error {
 	}
 	w.log.Info("accrual worker stopped", "released", released)
 	return nil
-}
-
-// listen wakes the dispatcher when a sibling instance (or `gophermart resync`) announces due orders.
-func (w *Worker) listen(ctx context.Context) {
-	defer close(w.listened)
-	for ctx.Err() == nil {
-		err := listenDue(ctx, w.db, w.dispatch.wakeup, func(from string) {
-			if from != w.owner {
-				w.dispatch.wakeup()
-			}
-		})
-		if err != nil {
-			w.log.WarnContext(ctx, "accrual worker lost its notification connection; reconnecting", "err", err)
-		}
-		sleep(ctx, time.Second)
-	}
 }
 
 // sleep waits d or until ctx ends; it reports whether the whole d passed.

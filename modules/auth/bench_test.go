@@ -25,6 +25,7 @@ func BenchmarkLogin(b *testing.B) {
 	require.NoError(b, err)
 	tokens, err := NewTokens(cfg, store, discardLogger())
 	require.NoError(b, err)
+	require.NoError(b, tokens.Start(context.Background()))
 	svc := NewService(cfg, store, hasher, tokens)
 	app := web.NewServer(web.DefaultConfig(), discardLogger(), NewAuthenticator(tokens, store), d, []web.Routes{NewRoutes(cfg, svc, tokens)}).App()
 	ctx := context.Background()

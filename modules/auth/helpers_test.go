@@ -54,6 +54,7 @@ func newEnv(tb testing.TB, d *db.DB, cfg Config) *env {
 	require.NoError(tb, err)
 	e.tokens, err = NewTokens(cfg, e.store, discardLogger())
 	require.NoError(tb, err)
+	require.NoError(tb, e.tokens.Start(context.Background()))
 	e.authn = NewAuthenticator(e.tokens, e.store)
 	e.svc = NewService(cfg, e.store, e.hasher, e.tokens)
 	e.routes = NewRoutes(cfg, e.svc, e.tokens)

@@ -3,6 +3,7 @@
 package auth
 
 import (
+	"context"
 	"log/slog"
 
 	"go.uber.org/fx"
@@ -11,15 +12,25 @@ import (
 )
 
 // Module wires the auth domain: storage, password hashing, tokens, the service and its HTTP routes.
-// cmd binds *Authenticator to web.Authenticator.
+// cmd binds *Authenticator to web.Authenticator. The tokens' start hook loads (or creates) the
+// signing secret kept in the database when none is configured.
 var Module = fx.Module("auth",
 	fx.Provide(
 		fx.Annotate(NewStore, fx.As(new(Store)), fx.As(new(SecretStore))),
 		NewHasher,
-		NewTokens,
+		provideTokens,
 		NewAuthenticator,
 		NewService,
 		web.AsRoutes(NewRoutes),
 	),
 	fx.Decorate(func(l *slog.Logger) *slog.Logger { return l.With("module", "auth") }),
 )
+
+func provideTokens(lc fx.Lifecycle, cfg Config, store SecretStore, log *slog.Logger) (*Tokens, error) {
+	t, err := NewTokens(cfg, store, log)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StartHook(func(ctx context.Context) error { return t.Start(ctx) }))
+	return t, nil
+}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -43,43 +44,38 @@ type SecretStore interface {
 
 // Tokens issues and verifies the service's JWTs: HS256 only, sub = user id, iss = Issuer, with iat
 // and exp. Tokens are stateless: verifying one never touches the database (Authenticator adds the
-// check that the user exists). Safe for concurrent use.
+// check that the user exists). With a configured secret they work at once; otherwise Start loads the
+// secret kept in the database first. Safe for concurrent use.
 type Tokens struct {
-	secret []byte
+	secret atomic.Pointer[[]byte] // nil until known
+	store  SecretStore
+	log    *slog.Logger
 	ttl    time.Duration
 	parser *jwt.Parser
 	now    func() time.Time
 }
 
-// NewTokens returns Tokens signing with cfg.JWTSecret or, when that is empty, with a secret kept in
-// the database: read from gm_settings, or generated and inserted there if absent. Sibling instances
-// starting at once all end up with the one secret that was inserted first. store may be nil when
-// cfg.JWTSecret is set.
+// errNoSecret: a token was to be issued or verified before Start loaded the signing secret.
+var errNoSecret = errors.New("JWT signing secret not loaded yet")
+
+// NewTokens returns Tokens signing with cfg.JWTSecret or, when that is empty, with the secret kept
+// in the database, which Start loads (store may be nil when cfg.JWTSecret is set). It does no I/O.
 func NewTokens(cfg Config, store SecretStore, log *slog.Logger) (*Tokens, error) {
-	secret := cfg.JWTSecret
-	if secret == "" {
-		if store == nil {
-			return nil, errors.New("no JWT secret configured and no store to keep a generated one")
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), secretInitLimit)
-		defer cancel()
-		s, err := loadSecret(ctx, store)
-		if err != nil {
-			return nil, err
-		}
-		secret = s
-		log.WarnContext(ctx, "no JWT secret configured: signing tokens with a generated secret kept in the "+
-			"database (table gm_settings, name "+SecretSetting+"); anyone who can read the database can forge "+
-			"tokens, so configure one (GOPHERMART_JWT_SECRET) in production")
+	if cfg.JWTSecret == "" && store == nil {
+		return nil, errors.New("no JWT secret configured and no store to keep a generated one")
 	}
-	if len(secret) < MinSecretLen {
-		return nil, fmt.Errorf("JWT secret must be at least %d bytes, got %d", MinSecretLen, len(secret))
+	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < MinSecretLen {
+		return nil, fmt.Errorf("JWT secret must be at least %d bytes, got %d", MinSecretLen, len(cfg.JWTSecret))
 	}
 	ttl := cfg.TokenTTL
 	if ttl <= 0 {
 		ttl = defaultTokenTTL
 	}
-	t := &Tokens{secret: []byte(secret), ttl: ttl, now: time.Now}
+	t := &Tokens{store: store, log: log, ttl: ttl, now: time.Now}
+	if cfg.JWTSecret != "" {
+		b := []byte(cfg.JWTSecret)
+		t.secret.Store(&b)
+	}
 	t.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithExpirationRequired(),
@@ -89,6 +85,39 @@ func NewTokens(cfg Config, store SecretStore, log *slog.Logger) (*Tokens, error)
 		jwt.WithTimeFunc(func() time.Time { return t.now() }),
 	)
 	return t, nil
+}
+
+// Start loads the signing secret unless one is configured: read from gm_settings, or generated and
+// inserted there if absent, within ctx and secretInitLimit. Sibling instances starting at once all
+// end up with the one secret that was inserted first. Starting again does nothing.
+func (t *Tokens) Start(ctx context.Context) error {
+	if t.secret.Load() != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, secretInitLimit)
+	defer cancel()
+	s, err := loadSecret(ctx, t.store)
+	if err != nil {
+		return err
+	}
+	if len(s) < MinSecretLen {
+		return fmt.Errorf("stored JWT secret (gm_settings, name %s) is shorter than %d bytes", SecretSetting, MinSecretLen)
+	}
+	b := []byte(s)
+	t.secret.Store(&b)
+	t.log.WarnContext(ctx, "no JWT secret configured: signing tokens with a generated secret kept in the "+
+		"database (table gm_settings, name "+SecretSetting+"); anyone who can read the database can forge "+
+		"tokens, so configure one (GOPHERMART_JWT_SECRET) in production")
+	return nil
+}
+
+// key returns the signing secret, or errNoSecret before Start has loaded it.
+func (t *Tokens) key() ([]byte, error) {
+	p := t.secret.Load()
+	if p == nil {
+		return nil, errNoSecret
+	}
+	return *p, nil
 }
 
 // loadSecret reads the stored secret, generating and storing one first if there is none.
@@ -122,7 +151,11 @@ func (t *Tokens) Issue(userID string) (string, time.Time, error) {
 		IssuedAt:  jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(exp),
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(t.secret)
+	key, err := t.key()
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(key)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
 	}
@@ -135,7 +168,7 @@ func (t *Tokens) Issue(userID string) (string, time.Time, error) {
 func (t *Tokens) Verify(token string) (string, error) {
 	var c claims
 	if _, err := t.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
-		return t.secret, nil
+		return t.key()
 	}); err != nil {
 		return "", fmt.Errorf("verify token: %w", err)
 	}

@@ -6,9 +6,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,6 +150,51 @@ func TestNewTokensConfig(t *testing.T) {
 	assert.Equal(t, 24*time.Hour, tk.TTL(), "zero TTL means the default")
 }
 
+// Building Tokens does no I/O: without a configured secret they neither issue nor verify until
+// Start has loaded the stored one, and a store that fails makes Start fail.
+func TestTokensLoadTheStoredSecretOnStart(t *testing.T) {
+	t.Parallel()
+	store := &failingSecrets{err: errors.New("database unreachable")}
+	tk, err := NewTokens(Config{TokenTTL: time.Hour}, store, discardLogger())
+	require.NoError(t, err)
+	assert.Zero(t, store.calls.Load(), "the constructor touched the store")
+	_, _, err = tk.Issue(uuid.Must(uuid.NewV7()).String())
+	require.ErrorIs(t, err, errNoSecret)
+	_, err = tk.Verify(sign(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.RegisteredClaims{Issuer: Issuer}))
+	require.Error(t, err)
+
+	require.ErrorIs(t, tk.Start(context.Background()), store.err)
+	store.err = nil
+	require.NoError(t, tk.Start(context.Background()))
+	token, _, err := tk.Issue(uuid.Must(uuid.NewV7()).String())
+	require.NoError(t, err)
+	_, err = tk.Verify(token)
+	require.NoError(t, err)
+}
+
+// failingSecrets is a SecretStore that fails with err while it is set, and keeps one value otherwise.
+type failingSecrets struct {
+	err   error
+	calls atomic.Int64
+	value string
+}
+
+func (s *failingSecrets) Setting(context.Context, string) (string, bool, error) {
+	s.calls.Add(1)
+	return s.value, s.value != "", s.err
+}
+
+func (s *failingSecrets) InitSetting(_ context.Context, _, value string) (string, error) {
+	s.calls.Add(1)
+	if s.err != nil {
+		return "", s.err
+	}
+	if s.value == "" {
+		s.value = value
+	}
+	return s.value, nil
+}
+
 func TestTokensSecretPersistence(t *testing.T) {
 	t.Parallel()
 	for name, open := range dbtest.Engines(t) {
@@ -163,8 +210,9 @@ func TestTokensSecretPersistence(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					tk, err := NewTokens(Config{TokenTTL: time.Hour}, NewStore(d), discardLogger())
-					assert.NoError(t, err)
-					tks[i] = tk
+					if assert.NoError(t, err) && assert.NoError(t, tk.Start(context.Background())) {
+						tks[i] = tk
+					}
 				}()
 			}
 			wg.Wait()
@@ -189,6 +237,7 @@ func TestTokensSecretPersistence(t *testing.T) {
 			var logs bytes.Buffer
 			later, err := NewTokens(Config{}, NewStore(d), slog.New(slog.NewJSONHandler(&logs, nil)))
 			require.NoError(t, err)
+			require.NoError(t, later.Start(context.Background()))
 			assert.Contains(t, logs.String(), `"level":"WARN"`)
 			assert.Contains(t, logs.String(), "generated secret kept in the database (table gm_settings, name jwt_secret)")
 			assert.NotContains(t, logs.String(), stored)
@@ -199,6 +248,7 @@ func TestTokensSecretPersistence(t *testing.T) {
 			// A configured secret takes precedence over the stored one.
 			configured, err := NewTokens(Config{JWTSecret: testSecret}, NewStore(d), discardLogger())
 			require.NoError(t, err)
+			require.NoError(t, configured.Start(context.Background()), "a configured secret needs no database")
 			_, err = configured.Verify(token)
 			require.Error(t, err)
 		})

@@ -45,8 +45,8 @@ func DefaultConfig() Config {
 	return Config{ProcessingDelay: DefaultProcessingDelay, RetryAfter: DefaultRetryAfter}
 }
 
-// service is the accrual service without its HTTP side: it migrates its own acc_ tables and runs
-// the processing loop while the app runs.
+// service is the accrual service without its HTTP side: on start it migrates its own acc_ tables,
+// then runs the processing loop until stop.
 var service = fx.Options(
 	fx.Provide(
 		NewStore,
@@ -54,16 +54,9 @@ var service = fx.Options(
 		NewService,
 		NewGate,
 	),
-	fx.Decorate(
-		func(l *slog.Logger) *slog.Logger { return l.With("module", "calculator") },
-		// Everything in this module gets the database only once the acc_ tables are up to date.
-		func(d *db.DB, l *slog.Logger) (*db.DB, error) {
-			if err := Migrate(context.Background(), d, l); err != nil {
-				return nil, err
-			}
-			return d, nil
-		},
-	),
+	fx.Decorate(func(l *slog.Logger) *slog.Logger { return l.With("module", "calculator") }),
+	// The acc_ tables are brought up to date on start, before anything of this module starts.
+	db.MigrateOnStart(Migrations),
 	fx.Invoke(func(lc fx.Lifecycle, p *Processor, g *Gate) {
 		lc.Append(fx.Hook{
 			OnStart: func(context.Context) error { p.Start(); return nil },

@@ -7,13 +7,17 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"go.uber.org/fx"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -27,6 +31,9 @@ type Config struct {
 	URI string `mapstructure:"uri"`
 	// MaxOpenConns caps the connection pool (PostgreSQL); 0 means 20.
 	MaxOpenConns int `mapstructure:"max_open_conns"`
+	// RequireExisting makes Start fail, creating nothing, when the SQLite file does not exist: for
+	// commands that need a migrated database. Set by the program, not a setting.
+	RequireExisting bool `mapstructure:"-"`
 }
 
 // DefaultSQLitePath is the SQLite file used when no database URI is configured.
@@ -44,23 +51,34 @@ const (
 // ErrBadURI is returned for a database URI with an unknown scheme or no path.
 var ErrBadURI = errors.New("unsupported database URI (want postgres://, postgresql://, sqlite://PATH or file:PATH)")
 
-// Module provides *DB, opened from Config, and closes it when the app stops.
+// ErrUnreachable wraps every failure to connect at Start: no server at the address, authentication
+// refused, no such database, an SQLite file that cannot be opened.
+var ErrUnreachable = errors.New("database unreachable")
+
+// ErrSchemaMissing is returned when the database lacks the schema a command needs: the SQLite file
+// does not exist (Config.RequireExisting), or migrations are not applied (Migrator.Check).
+var ErrSchemaMissing = errors.New("database schema missing")
+
+// Module provides *DB from Config. Its hooks connect on start (Start) and close the pool on stop;
+// building it does no I/O.
 var Module = fx.Module("db",
 	fx.Provide(func(lc fx.Lifecycle, cfg Config) (*DB, error) {
-		d, err := Open(cfg)
+		d, err := New(cfg)
 		if err != nil {
 			return nil, err
 		}
-		lc.Append(fx.StopHook(d.Close))
+		lc.Append(fx.Hook{OnStart: d.Start, OnStop: func(context.Context) error { return d.Close() }})
 		return d, nil
 	}),
 )
 
 // DB is the shared connection pool. Safe for concurrent use.
 type DB struct {
-	gorm    *gorm.DB
-	dialect Dialect
-	file    string // SQLite: the database file ("" in memory)
+	sql             *sql.DB
+	gorm            atomic.Pointer[gorm.DB] // set by Start
+	dialect         Dialect
+	file            string // SQLite: the database file ("" in memory)
+	requireExisting bool
 }
 
 // ParseURI tells which engine a URI names and returns the DSN to open it with.
@@ -109,72 +127,121 @@ func sqliteDSN(path string) string {
 	return "file:" + path + "?" + strings.Join(params, "&")
 }
 
-// Open connects to the database named by cfg.URI and checks that it answers.
-func Open(cfg Config) (*DB, error) {
+// New prepares the pool for the database named by cfg.URI without connecting: no I/O happens until
+// Start. A URI that cannot be parsed is an error wrapping ErrBadURI.
+func New(cfg Config) (*DB, error) {
 	dialect, dsn, err := ParseURI(cfg.URI)
 	if err != nil {
 		return nil, err
 	}
-	gcfg := &gorm.Config{
-		TranslateError:         true,
-		SkipDefaultTransaction: true,
-		Logger:                 logger.Discard,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
-	}
-	var g *gorm.DB
+	d := &DB{dialect: dialect, requireExisting: cfg.RequireExisting}
 	switch dialect {
 	case Postgres:
-		g, err = gorm.Open(postgres.Open(dsn), gcfg)
-	case SQLite:
-		if dir := filepath.Dir(strings.TrimPrefix(strings.SplitN(dsn, "?", 2)[0], "file:")); dir != "." {
-			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return nil, fmt.Errorf("create database directory: %w", err)
-			}
+		pc, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadURI, err)
 		}
-		g, err = openSQLite(dsn, gcfg)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open %s database: %w", dialect, err)
-	}
-	sqlDB, err := g.DB()
-	if err != nil {
-		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+		d.sql = stdlib.OpenDB(*pc)
+	case SQLite:
+		if d.sql, err = sql.Open(sqlite.DriverName, dsn); err != nil {
+			return nil, fmt.Errorf("open sqlite database: %w", err)
+		}
+		if !strings.Contains(dsn, "mode=memory") {
+			d.file = strings.TrimPrefix(strings.SplitN(dsn, "?", 2)[0], "file:")
+		}
 	}
 	maxOpen := cfg.MaxOpenConns
 	if maxOpen <= 0 {
 		maxOpen = 20
 	}
-	sqlDB.SetMaxOpenConns(maxOpen)
-	sqlDB.SetMaxIdleConns(maxOpen)
-	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	d := &DB{gorm: g, dialect: dialect}
-	if dialect == SQLite && !strings.Contains(dsn, "mode=memory") {
-		d.file = strings.TrimPrefix(strings.SplitN(dsn, "?", 2)[0], "file:")
+	d.sql.SetMaxOpenConns(maxOpen)
+	d.sql.SetMaxIdleConns(maxOpen)
+	d.sql.SetConnMaxIdleTime(5 * time.Minute)
+	return d, nil
+}
+
+// connectTimeout bounds the first connection at Start, so that a database that never answers is
+// reported as unreachable instead of using up the whole start timeout.
+const connectTimeout = 15 * time.Second
+
+// Start connects and checks that the database answers, within ctx and connectTimeout. A failure
+// wraps ErrUnreachable. With Config.RequireExisting, a missing SQLite file is an error wrapping
+// ErrSchemaMissing, and nothing is created.
+func (d *DB) Start(ctx context.Context) error {
+	if d.file != "" {
+		if d.requireExisting {
+			if _, err := os.Stat(d.file); errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("%w: database file %s does not exist", ErrSchemaMissing, d.file)
+			}
+		} else if dir := filepath.Dir(d.file); dir != "." {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return fmt.Errorf("%w: create database directory: %w", ErrUnreachable, err)
+			}
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	if err := d.Ping(ctx); err != nil {
+	g, err := d.connect(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	d.gorm.Store(g)
+	return nil
+}
+
+// connect pings the pool and puts gorm on it. On SQLite, several processes opening one new file at
+// once race to switch it to WAL, and SQLite answers that race with SQLITE_BUSY at once, without
+// waiting for busy_timeout (seen in the concurrent-migrators test, 1 run in 10): so that error is
+// retried until ctx ends.
+func (d *DB) connect(ctx context.Context) (*gorm.DB, error) {
+	gcfg := &gorm.Config{
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		DisableAutomaticPing:   true,
+		Logger:                 logger.Discard,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
+	for {
+		err := d.sql.PingContext(ctx)
+		if err == nil {
+			dialector := postgres.New(postgres.Config{Conn: d.sql})
+			if d.dialect == SQLite {
+				dialector = &sqlite.Dialector{DriverName: sqlite.DriverName, Conn: d.sql} // asks the engine's version
+			}
+			var g *gorm.DB
+			if g, err = gorm.Open(dialector, gcfg); err == nil {
+				return g, nil
+			}
+		}
+		if !isBusy(err) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Open prepares and starts the database named by cfg.URI: New, then Start within connectTimeout.
+// For code that uses a database without an fx lifecycle (tests, tools).
+func Open(cfg Config) (*DB, error) {
+	d, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Start(context.Background()); err != nil {
 		_ = d.Close()
-		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
+		return nil, err
 	}
 	return d, nil
 }
 
-// openSQLite opens an SQLite file. Several processes opening one new file at once race to switch it
-// to WAL, and SQLite answers that race with SQLITE_BUSY at once, without waiting for busy_timeout
-// (seen in the concurrent-migrators test, 1 run in 10): so retry that error for a while.
-func openSQLite(dsn string, gcfg *gorm.Config) (*gorm.DB, error) {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		g, err := gorm.Open(sqlite.Open(dsn), gcfg)
-		if err == nil || !isBusy(err) || time.Now().After(deadline) {
-			return g, err
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func isBusy(err error) bool {
+	if err == nil {
+		return false
+	}
 	msg := err.Error()
 	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
 }
@@ -182,11 +249,8 @@ func isBusy(err error) bool {
 // Dialect tells which engine this is.
 func (d *DB) Dialect() Dialect { return d.dialect }
 
-// SQL returns the underlying pool.
-func (d *DB) SQL() *sql.DB {
-	s, _ := d.gorm.DB() // cannot fail: Open checked it
-	return s
-}
+// SQL returns the underlying pool. It exists before Start (no connection is made until used).
+func (d *DB) SQL() *sql.DB { return d.sql }
 
 // Ping checks that the database answers; /readyz uses it.
 func (d *DB) Ping(ctx context.Context) error {
@@ -194,7 +258,16 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 // Close closes the pool.
-func (d *DB) Close() error { return d.SQL().Close() }
+func (d *DB) Close() error { return d.sql.Close() }
+
+// orm returns gorm on the pool; using the database before Start is a wiring mistake.
+func (d *DB) orm() *gorm.DB {
+	g := d.gorm.Load()
+	if g == nil {
+		panic("db: used before Start")
+	}
+	return g
+}
 
 type txKey struct{}
 
@@ -204,7 +277,7 @@ func (d *DB) Conn(ctx context.Context) *gorm.DB {
 	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return tx
 	}
-	return d.gorm.WithContext(ctx)
+	return d.orm().WithContext(ctx)
 }
 
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back otherwise. The ctx given
@@ -214,7 +287,7 @@ func (d *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) error
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return fn(ctx)
 	}
-	return d.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return d.orm().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return fn(context.WithValue(ctx, txKey{}, tx))
 	})
 }

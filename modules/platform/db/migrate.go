@@ -8,6 +8,7 @@ import (
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"go.uber.org/fx"
 )
 
 // Migrations names one set of versioned SQL files and the table goose records them in. Gophermart and
@@ -24,11 +25,13 @@ type Migrations struct {
 // Migrator applies one set of migrations to a DB.
 type Migrator struct {
 	p        *goose.Provider
+	db       *DB
+	table    string
 	lockFile string // SQLite: a file locked around every run (PostgreSQL uses an advisory lock)
 }
 
 // NewMigrator prepares goose for m on d. On PostgreSQL it takes an advisory session lock around every
-// run, so several instances starting at once apply each migration exactly once.
+// run, so several instances starting at once apply each migration exactly once. It does no I/O.
 func NewMigrator(d *DB, m Migrations, log *slog.Logger) (*Migrator, error) {
 	opts := []goose.ProviderOption{
 		goose.WithTableName(m.Table),
@@ -51,7 +54,7 @@ func NewMigrator(d *DB, m Migrations, log *slog.Logger) (*Migrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
-	mg := &Migrator{p: p}
+	mg := &Migrator{p: p, db: d, table: m.Table}
 	if d.file != "" {
 		mg.lockFile = d.file + "." + m.Table + ".lock"
 	}
@@ -116,4 +119,70 @@ func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
 		out = append(out, Status{Version: s.Source.Version, Source: s.Source.Path, Applied: s.State == goose.StateApplied})
 	}
 	return out, nil
+}
+
+// Check returns nil when every migration of the set is applied, and an error wrapping
+// ErrSchemaMissing naming what is missing otherwise. It only reads: goose's own status would create
+// the version table.
+func (m *Migrator) Check(ctx context.Context) error {
+	conn := m.db.Conn(ctx)
+	var exists bool
+	var err error
+	if m.db.Dialect() == Postgres {
+		err = conn.Raw("SELECT to_regclass(?) IS NOT NULL", m.table).Scan(&exists).Error
+	} else {
+		var n int64
+		err = conn.Raw("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", m.table).Scan(&n).Error
+		exists = n > 0
+	}
+	if err != nil {
+		return fmt.Errorf("check schema: %w", err)
+	}
+	if !exists {
+		return fmt.Errorf("%w: no migration applied (no %s table)", ErrSchemaMissing, m.table)
+	}
+	var applied []int64
+	if err := conn.Raw("SELECT DISTINCT version_id FROM " + m.table + " WHERE is_applied").Scan(&applied).Error; err != nil { //nolint:gosec // the table name is the code's own constant
+		return fmt.Errorf("check schema: %w", err)
+	}
+	have := make(map[int64]bool, len(applied))
+	for _, v := range applied {
+		have[v] = true
+	}
+	sources := m.p.ListSources()
+	missing := 0
+	for _, s := range sources {
+		if !have[s.Version] {
+			missing++
+		}
+	}
+	if missing > 0 {
+		return fmt.Errorf("%w: %d of %d migrations not applied", ErrSchemaMissing, missing, len(sources))
+	}
+	return nil
+}
+
+// MigrateOnStart applies m's pending migrations in an OnStart hook, so the start timeout bounds
+// them and a signal during start cancels them (each migration runs in its own transaction). It is
+// a decorator of *DB, which fx runs once, as soon as the *DB is first asked for in its scope and
+// before any constructor there receives it: so the hook is appended before the hook of anything in
+// that scope that uses the database (hooks run in the order they were appended), and, in the scope
+// that provides the *DB, right after the hook that connects. The decorator itself does no I/O.
+func MigrateOnStart(m Migrations) fx.Option {
+	return fx.Decorate(func(lc fx.Lifecycle, d *DB, log *slog.Logger) (*DB, error) {
+		mg, err := NewMigrator(d, m, log)
+		if err != nil {
+			return nil, err
+		}
+		lc.Append(fx.StartHook(func(ctx context.Context) error {
+			log.InfoContext(ctx, "migrating the schema", "table", m.Table)
+			n, err := mg.Up(ctx)
+			if err != nil {
+				return err
+			}
+			log.InfoContext(ctx, "schema up to date", "table", m.Table, "applied", n)
+			return nil
+		}))
+		return d, nil
+	})
 }

@@ -26,10 +26,13 @@ var Module = fx.Module("logging",
 	fx.Provide(func(cfg Config) *slog.Logger { return New(cfg, os.Stdout) }),
 )
 
-// FxLogger sends fx's lifecycle events to the logger at debug level; pass it to fx.WithLogger.
+// FxLogger sends fx's lifecycle events to the logger at debug level, failures included: the
+// program reports a failure itself, once, so fx's own account of it (the hook, the dependency path)
+// is only for debugging. Pass it to fx.WithLogger.
 func FxLogger(l *slog.Logger) fxevent.Logger {
 	fl := &fxevent.SlogLogger{Logger: l.With("module", "fx")}
 	fl.UseLogLevel(slog.LevelDebug)
+	fl.UseErrorLevel(slog.LevelDebug)
 	return fl
 }
 

@@ -6,6 +6,7 @@ package settings
 import (
 	"fmt"
 	"net"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -113,6 +114,62 @@ func (t Table) CheckTypes(v *viper.Viper) []string {
 		}
 	}
 	return problems
+}
+
+// UnknownKeys lists, one problem each, the keys (as viper's AllKeys gives them: lower case, dotted)
+// that name no setting of t, with the nearest setting when one is a likely misspelling: a config
+// file is read only for the keys it shares with the table, so a misspelt key would otherwise be
+// silently ignored.
+func (t Table) UnknownKeys(keys []string) []string {
+	known := make(map[string]bool, len(t))
+	for _, s := range t {
+		known[s.Key] = true
+	}
+	var problems []string
+	for _, k := range keys {
+		if known[k] {
+			continue
+		}
+		p := "unknown key " + k
+		if near := t.nearest(k); near != "" {
+			p += " (did you mean " + near + "?)"
+		}
+		problems = append(problems, p)
+	}
+	sort.Strings(problems)
+	return problems
+}
+
+// nearest returns the key of t closest to key by edit distance, if at most 2 edits away.
+func (t Table) nearest(key string) string {
+	best, bestD := "", 3
+	for _, s := range t {
+		if d := editDistance(key, s.Key); d < bestD {
+			best, bestD = s.Key, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func typeName(v any) string {

@@ -98,7 +98,7 @@ func (s *Server) Addr() string {
 func (s *Server) Start(sd fx.Shutdowner) error {
 	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", s.cfg.Address)
 	if err != nil {
-		return err
+		return &ListenError{Addr: s.cfg.Address, Err: err}
 	}
 	if s.loopback && !isLoopback(ln.Addr()) {
 		_ = ln.Close()
@@ -116,6 +116,16 @@ func (s *Server) Start(sd fx.Shutdowner) error {
 	}()
 	return nil
 }
+
+// ListenError is Start's failure to bind its address (taken, not allowed, not this machine's).
+type ListenError struct {
+	Addr string // the configured address
+	Err  error
+}
+
+func (e *ListenError) Error() string { return e.Err.Error() }
+
+func (e *ListenError) Unwrap() error { return e.Err }
 
 // Stop stops accepting connections and waits for in-flight requests, until ctx ends.
 func (s *Server) Stop(ctx context.Context) error {
