@@ -145,6 +145,9 @@ func TestInvalidValuesNameTheSetting(t *testing.T) {
 		{name: "zero max retry after", env: map[string]string{"GOPHERMART_ACCRUAL_MAX_RETRY_AFTER": "0s"}, want: "GOPHERMART_ACCRUAL_MAX_RETRY_AFTER (--accrual-max-retry-after): must be positive"},
 		{name: "zero max pending orders", args: []string{"--max-pending-orders", "0"}, want: "GOPHERMART_MAX_PENDING_ORDERS (--max-pending-orders): must be positive"},
 		{name: "negative max pending orders", env: map[string]string{"GOPHERMART_MAX_PENDING_ORDERS": "-5"}, want: "GOPHERMART_MAX_PENDING_ORDERS (--max-pending-orders): must be positive"},
+		{name: "negative ledger check interval", env: map[string]string{"GOPHERMART_LEDGER_CHECK_INTERVAL": "-1m"}, want: "GOPHERMART_LEDGER_CHECK_INTERVAL (--ledger-check-interval): must not be negative"},
+		{name: "zero start timeout", args: []string{"--start-timeout", "0s"}, want: "GOPHERMART_START_TIMEOUT (--start-timeout): must be positive"},
+		{name: "zero stop timeout", env: map[string]string{"GOPHERMART_STOP_TIMEOUT": "0s"}, want: "GOPHERMART_STOP_TIMEOUT (--stop-timeout): must be positive"},
 		{name: "lease shorter than two requests", args: []string{"--accrual-lease", "10s", "--accrual-timeout", "5s"}, want: "GOPHERMART_ACCRUAL_LEASE (--accrual-lease): must be at least twice GOPHERMART_ACCRUAL_TIMEOUT"},
 	}
 	for _, tt := range tests {
@@ -186,6 +189,36 @@ func TestMaxPendingOrders(t *testing.T) {
 			assert.Equal(t, tt.want, cfg.Orders.MaxPending)
 		})
 	}
+}
+
+// A config file key that names no setting is an error naming the key (and the likely one meant),
+// never silently ignored; every such key is reported at once.
+func TestUnknownConfigFileKeys(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "cfg.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("http:\n  adress: 0.0.0.0:80\n  body_limit: 10\ncolour: blue\n"), 0o600))
+	_, err := load(t, "--config", file)
+	require.ErrorIs(t, err, config.ErrInvalid)
+	assert.Equal(t, "invalid configuration: config file "+file+": unknown key colour; config file "+file+
+		": unknown key http.adress (did you mean http.address?)", err.Error())
+
+	good := filepath.Join(dir, "good.yaml")
+	require.NoError(t, os.WriteFile(good, []byte("http:\n  address: 0.0.0.0:80\nbalance:\n  reconcile_interval: 0s\n"), 0o600))
+	cfg, err := load(t, "--config", good)
+	require.NoError(t, err)
+	assert.Equal(t, "0.0.0.0:80", cfg.HTTP.Address)
+	assert.Zero(t, cfg.Balance.ReconcileInterval, "0 turns the ledger check off")
+}
+
+// The lifecycle timeouts and the ledger check interval have their documented defaults.
+func TestLifecycleDefaults(t *testing.T) {
+	clearEnv(t)
+	cfg, err := load(t)
+	require.NoError(t, err)
+	assert.Equal(t, 2*time.Minute, cfg.Lifecycle.StartTimeout)
+	assert.Equal(t, 20*time.Second, cfg.Lifecycle.StopTimeout)
+	assert.Equal(t, 10*time.Minute, cfg.Balance.ReconcileInterval)
 }
 
 func TestMissingConfigFile(t *testing.T) {

@@ -3,11 +3,16 @@ package db_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
 
 	"github.com/gophermart/gophermart/migrations"
 	"github.com/gophermart/gophermart/modules/platform/db"
@@ -167,4 +172,103 @@ func TestSQLitePragmas(t *testing.T) {
 	assert.Equal(t, 2, sync, "FULL: a commit survives power loss")
 	assert.Positive(t, timeout)
 	assert.Equal(t, 1, fk)
+}
+
+// Building a DB does no I/O: not even an SQLite file appears, and a server that is not there is
+// not noticed until Start, which then says the database is unreachable.
+func TestNewConnectsNothingUntilStart(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "sub", "x.db")
+	d, err := db.New(db.Config{URI: "sqlite://" + file})
+	require.NoError(t, err)
+	assert.NoFileExists(t, file)
+	assert.NoDirExists(t, filepath.Dir(file))
+	require.NoError(t, d.Start(context.Background()))
+	assert.FileExists(t, file, "Start creates a missing file")
+	require.NoError(t, d.Close())
+
+	d, err = db.New(db.Config{URI: "postgres://nobody@127.0.0.1:1/x?sslmode=disable"})
+	require.NoError(t, err, "nothing is dialled yet")
+	err = d.Start(context.Background())
+	require.ErrorIs(t, err, db.ErrUnreachable)
+	assert.Contains(t, err.Error(), "127.0.0.1:1")
+	require.NoError(t, d.Close())
+}
+
+// A command that needs the schema never creates the SQLite file it would work on.
+func TestRequireExistingCreatesNothing(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "missing.db")
+	d, err := db.New(db.Config{URI: "sqlite://" + file, RequireExisting: true})
+	require.NoError(t, err)
+	err = d.Start(context.Background())
+	require.ErrorIs(t, err, db.ErrSchemaMissing)
+	assert.Contains(t, err.Error(), file)
+	require.NoError(t, d.Close())
+	entries, err := os.ReadDir(filepath.Dir(file))
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}
+
+// Check tells a fully migrated schema from a missing or partial one, and only reads: goose's own
+// status would create its version table.
+func TestMigratorCheck(t *testing.T) {
+	for _, engine := range dbtest.EngineNames(t) {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			d := dbtest.Open(t, engine)
+			m, err := db.NewMigrator(d, gm, nil)
+			require.NoError(t, err)
+
+			err = m.Check(ctx)
+			require.ErrorIs(t, err, db.ErrSchemaMissing)
+			assert.Contains(t, err.Error(), "no gm_goose_db_version table")
+			assert.False(t, hasTable(t, d, migrations.Table), "Check created the version table")
+
+			_, err = m.Up(ctx)
+			require.NoError(t, err)
+			require.NoError(t, m.Check(ctx))
+
+			require.NoError(t, m.Down(ctx))
+			err = m.Check(ctx)
+			require.ErrorIs(t, err, db.ErrSchemaMissing)
+			assert.Contains(t, err.Error(), "1 of")
+		})
+	}
+}
+
+func hasTable(t *testing.T, d *db.DB, name string) bool {
+	t.Helper()
+	var n int64
+	q := "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+	if d.Dialect() == db.Postgres {
+		q = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
+	}
+	require.NoError(t, d.Conn(context.Background()).Raw(q, name).Scan(&n).Error)
+	return n > 0
+}
+
+// MigrateOnStart migrates in the start hook after the one that connects, before the hook of
+// anything that receives the database; building the app touches nothing.
+func TestMigrateOnStartRunsBeforeTheHooksOfUsers(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "app.db")
+	var tablesAtUserStart int64 = -1
+	app := fx.New(
+		fx.NopLogger,
+		fx.Supply(db.Config{URI: "sqlite://" + file}, slog.New(slog.NewTextHandler(io.Discard, nil))),
+		db.Module,
+		db.MigrateOnStart(gm),
+		fx.Invoke(func(lc fx.Lifecycle, d *db.DB) {
+			lc.Append(fx.StartHook(func(ctx context.Context) error {
+				return d.Conn(ctx).Raw("SELECT count(*) FROM gm_orders").Scan(&tablesAtUserStart).Error
+			}))
+		}),
+	)
+	require.NoError(t, app.Err())
+	assert.NoFileExists(t, file, "building the app connected")
+	require.NoError(t, app.Start(context.Background()))
+	assert.Zero(t, tablesAtUserStart, "the user's hook saw the migrated schema")
+	require.NoError(t, app.Stop(context.Background()))
 }

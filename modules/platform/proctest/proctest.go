@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -77,10 +78,11 @@ func FreeAddr(tb testing.TB) string {
 
 // Proc is a running binary with its output captured.
 type Proc struct {
-	tb   testing.TB
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
+	tb     testing.TB
+	cmd    *exec.Cmd
+	out    *syncBuffer // stdout and stderr
+	errOut *syncBuffer // stderr alone
+	done   chan struct{}
 	// Addr is the RUN_ADDRESS it was given.
 	Addr string
 }
@@ -95,8 +97,8 @@ func Start(tb testing.TB, bin, dir string, env map[string]string, args ...string
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &Proc{tb: tb, cmd: cmd, out: &syncBuffer{}, Addr: env["RUN_ADDRESS"], done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
+	p := &Proc{tb: tb, cmd: cmd, out: &syncBuffer{}, errOut: &syncBuffer{}, Addr: env["RUN_ADDRESS"], done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, io.MultiWriter(p.out, p.errOut)
 	require.NoError(tb, cmd.Start())
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	tb.Cleanup(func() {
@@ -115,6 +117,9 @@ func Start(tb testing.TB, bin, dir string, env map[string]string, args ...string
 
 // Output is everything the process wrote so far, stdout and stderr together.
 func (p *Proc) Output() string { return p.out.String() }
+
+// Stderr is what the process wrote to stderr so far.
+func (p *Proc) Stderr() string { return p.errOut.String() }
 
 // Exited is closed when the process has exited.
 func (p *Proc) Exited() <-chan struct{} { return p.done }

@@ -140,9 +140,10 @@ func (t Table) UnknownKeys(keys []string) []string {
 	return problems
 }
 
-// nearest returns the key of t closest to key by edit distance, if at most 2 edits away.
+// nearest returns the key of t closest to key by edit distance, if a likely misspelling: one edit
+// away, or two for a key of 8 bytes or more.
 func (t Table) nearest(key string) string {
-	best, bestD := "", 3
+	best, bestD := "", min(2, max(1, len(key)/4))+1
 	for _, s := range t {
 		if d := editDistance(key, s.Key); d < bestD {
 			best, bestD = s.Key, d

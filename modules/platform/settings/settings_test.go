@@ -77,3 +77,21 @@ func TestCheckLoopbackAddress(t *testing.T) {
 		assert.Error(t, settings.CheckLoopbackAddress(bad), bad)
 	}
 }
+
+func TestUnknownKeys(t *testing.T) {
+	tests := []struct {
+		name string
+		keys []string
+		want []string
+	}{
+		{name: "all known", keys: []string{"addr", "wait"}},
+		{name: "misspelt", keys: []string{"adr", "n"}, want: []string{"unknown key adr (did you mean addr?)"}},
+		{name: "far from any", keys: []string{"colour.scheme"}, want: []string{"unknown key colour.scheme"}},
+		{name: "sorted", keys: []string{"zz", "waitt"}, want: []string{"unknown key waitt (did you mean wait?)", "unknown key zz"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, table.UnknownKeys(tt.keys))
+		})
+	}
+}

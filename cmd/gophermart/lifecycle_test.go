@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	"github.com/gophermart/gophermart/config"
+	"github.com/gophermart/gophermart/modules/platform/db"
+	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
+	"github.com/gophermart/gophermart/modules/platform/runner"
+	"github.com/gophermart/gophermart/modules/platform/web"
+)
+
+// hookRecorder is an fx logger that records the start hooks in the order they run.
+type hookRecorder struct {
+	mu     sync.Mutex
+	starts []string
+}
+
+func (r *hookRecorder) LogEvent(e fxevent.Event) {
+	if s, ok := e.(*fxevent.OnStartExecuting); ok {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.starts = append(r.starts, s.FunctionName)
+	}
+}
+
+// index returns the position of the first start hook whose name contains part.
+func (r *hookRecorder) index(t *testing.T, part string) int {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, s := range r.starts {
+		if strings.Contains(s, part) {
+			return i
+		}
+	}
+	t.Fatalf("no start hook %q in %v", part, r.starts)
+	return -1
+}
+
+func loadArgs(t *testing.T, args ...string) *config.Config {
+	t.Helper()
+	fs := pflag.NewFlagSet("gophermart", pflag.ContinueOnError)
+	config.AddFlags(fs)
+	require.NoError(t, fs.Parse(args))
+	cfg, err := config.Load(fs)
+	require.NoError(t, err)
+	return cfg
+}
+
+// Building the service does no I/O (not even the SQLite file appears); starting it connects first,
+// migrates next, and only then runs the hooks of what uses the database: the signing secret, the
+// built-in accrual service (its own migrations first), the worker, the notifications, the server,
+// the ledger reconciliation.
+func TestServeStartsInOrder(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "gm.db")
+	cfg := loadArgs(t, "--run-address=127.0.0.1:0", "--database-uri=sqlite://"+file, "--log-level=error")
+	rec := &hookRecorder{}
+	app := fx.New(serveOptions(cfg), fx.WithLogger(func() fxevent.Logger { return rec }))
+	require.NoError(t, app.Err())
+	assert.NoFileExists(t, file, "building the graph touched the database")
+	require.NoError(t, app.Start(context.Background()))
+	defer func() { require.NoError(t, app.Stop(context.Background())) }()
+
+	t.Logf("start hooks: %v", rec.starts)
+	assert.Equal(t, 0, rec.index(t, "db.(*DB).Start"), "connect first")
+	migrate := rec.index(t, "db.MigrateOnStart")
+	assert.Equal(t, 1, migrate, "migrate right after")
+	order := []string{"auth.provideTokens", "db.MigrateOnStart", "calculator.NewServer", "accrual.(*Worker).Start",
+		"orders.(*Notifications).Start", "web.init", "balance.(*Reconciler).Start"}
+	last := migrate
+	for _, part := range order { // "db.MigrateOnStart" again: the accrual service's own schema
+		i := rec.after(last, part)
+		require.GreaterOrEqual(t, i, 0, "%s does not start after %s: %v", part, rec.starts[last], rec.starts)
+		last = i
+	}
+}
+
+// after returns the position of the first start hook after i whose name contains part, or -1.
+func (r *hookRecorder) after(i int, part string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for j := i + 1; j < len(r.starts); j++ {
+		if strings.Contains(r.starts[j], part) {
+			return j
+		}
+	}
+	return -1
+}
+
+// The one-shot commands close the database when done: SQLite then checkpoints its write-ahead log
+// and removes it, which a pool left open never does.
+func TestOneShotCommandsCloseTheDatabase(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "gm.db")
+	run := func(args ...string) (string, error) {
+		t.Helper()
+		cmd := newRootCmd()
+		var out strings.Builder
+		cmd.SetOut(&out)
+		cmd.SetArgs(append(args, "-d", "sqlite://"+file, "--log-level=error"))
+		err := cmd.Execute()
+		return out.String(), err
+	}
+	for _, args := range [][]string{{"migrate", "up"}, {"migrate", "status"}, {"ledger", "check"}, {"resync"}} {
+		out, err := run(args...)
+		require.NoError(t, err, "%v: %s", args, out)
+		assert.FileExists(t, file)
+		assert.NoFileExists(t, file+"-wal", "%v left the database open", args)
+	}
+}
+
+// resync and ledger check need the schema: on a database without it they fail, saying what to do,
+// and create nothing (not even the SQLite file).
+func TestSchemaMissingCreatesNothing(t *testing.T) {
+	for _, engine := range dbtest.EngineNames(t) {
+		t.Run(engine, func(t *testing.T) {
+			uri := dbtest.URI(t, engine)
+			for _, args := range [][]string{{"resync"}, {"ledger", "check"}} {
+				cmd := newRootCmd()
+				cmd.SetOut(&strings.Builder{})
+				cmd.SetArgs(append(args, "-d", uri, "--log-level=error"))
+				err := cmd.Execute()
+				require.ErrorIs(t, err, db.ErrSchemaMissing, "%v", args)
+				msg, code := failure(err)
+				assert.Equal(t, exitDatabase, code)
+				assert.Contains(t, msg, "run `gophermart migrate up`")
+			}
+			if engine == "sqlite" {
+				assert.NoFileExists(t, strings.TrimPrefix(uri, "sqlite://"))
+				return
+			}
+			d, err := db.Open(db.Config{URI: uri})
+			require.NoError(t, err)
+			defer func() { _ = d.Close() }()
+			var tables int64
+			require.NoError(t, d.Conn(context.Background()).Raw(
+				"SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").Scan(&tables).Error)
+			assert.Zero(t, tables, "a table was created")
+		})
+	}
+}
+
+// Every failure is one line naming the cause (and the setting, where one is at fault), with its
+// exit code; fx's and dig's wrapping never shows.
+func TestFailureMessages(t *testing.T) {
+	failing := errors.New("role \"nouser\" does not exist")
+	app := fx.New(fx.NopLogger,
+		fx.Provide(func() (*db.DB, error) { return nil, fmt.Errorf("%w: %w", db.ErrUnreachable, failing) }),
+		fx.Invoke(func(*db.DB) {}))
+	require.Error(t, app.Err())
+	cfg := loadArgs(t, "--run-address=127.0.0.1:8080")
+	listen := &web.ListenError{Addr: "127.0.0.1:8080", Err: &net.OpError{Op: "listen", Net: "tcp", Err: errors.New("bind: address already in use")}}
+
+	tests := []struct {
+		name     string
+		err      error
+		wantMsg  string
+		wantCode int
+	}{
+		{
+			name: "a constructor's error through fx", err: app.Err(), wantCode: exitDatabase,
+			wantMsg: `DATABASE_URI (-d): database unreachable: role "nouser" does not exist`,
+		},
+		{
+			name: "schema missing", err: fmt.Errorf("%w: no migration applied", db.ErrSchemaMissing), wantCode: exitDatabase,
+			wantMsg: "database schema missing: no migration applied; run `gophermart migrate up`",
+		},
+		{
+			name: "port in use", err: named(cfg, listen), wantCode: exitListen,
+			wantMsg: "RUN_ADDRESS (-a): listen tcp: bind: address already in use",
+		},
+		{
+			name: "start timeout", err: named(cfg, fmt.Errorf("%w after 2m0s", runner.ErrStartTimeout)), wantCode: exitFailure,
+			wantMsg: "GOPHERMART_START_TIMEOUT (--start-timeout): start timed out after 2m0s",
+		},
+		{
+			name: "configuration", err: fmt.Errorf("%w: RUN_ADDRESS (-a): want host:port", config.ErrInvalid), wantCode: exitUsage,
+			wantMsg: "invalid configuration: RUN_ADDRESS (-a): want host:port",
+		},
+		{name: "usage", err: fmt.Errorf("%w: unknown command", errUsage), wantCode: exitUsage, wantMsg: "usage: unknown command"},
+		{name: "anything else, on one line", err: errors.New("boom\n  at line 2"), wantCode: exitFailure, wantMsg: "boom at line 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg, code := failure(tt.err)
+			assert.Equal(t, tt.wantMsg, msg)
+			assert.Equal(t, tt.wantCode, code)
+		})
+	}
+}
+
+// An unknown command or argument is a usage error (exit 2), like an unknown flag.
+func TestUnknownCommandIsUsage(t *testing.T) {
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"frobnicate"})
+	cmd.SetOut(&strings.Builder{})
+	err := cmd.Execute()
+	require.ErrorIs(t, err, errUsage)
+	_, code := failure(err)
+	assert.Equal(t, exitUsage, code)
+}
