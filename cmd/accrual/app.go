@@ -44,16 +44,26 @@ func appOptions(cfg *config) fx.Option {
 	)
 }
 
-// openDB opens the configured database (in memory when the URI is empty) and closes it on stop.
+// openDB provides the configured database (in memory when the URI is empty): its hooks connect on
+// start and close it on stop.
 func openDB(lc fx.Lifecycle, uri dbURI, log *slog.Logger) (*db.DB, error) {
-	d, closeDB, err := calculator.OpenDB(string(uri))
+	d, start, closeDB, err := calculator.NewDB(string(uri))
 	if err != nil {
 		return nil, err
 	}
-	if uri == "" {
-		log.Warn("DATABASE_URI is empty: using an in-memory database, lost at exit")
-	}
-	lc.Append(fx.StopHook(func(context.Context) error { return closeDB() }))
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			if uri == "" {
+				log.WarnContext(ctx, "DATABASE_URI is empty: using an in-memory database, lost at exit")
+			}
+			if err := start(ctx); err != nil {
+				_ = closeDB() // no stop hook runs for a start that failed
+				return err
+			}
+			return nil
+		},
+		OnStop: func(context.Context) error { return closeDB() },
+	})
 	return d, nil
 }
 

@@ -35,6 +35,9 @@ func failure(err error) (string, int) {
 	switch {
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, errUsage):
 		code = exitUsage
+	case errors.Is(err, db.ErrBadURI): // what only the driver's parser finds
+		code = exitUsage
+		msg = config.Settings.Name("db.uri") + ": " + msg
 	case errors.Is(err, db.ErrUnreachable):
 		code = exitDatabase
 		msg = config.Settings.Name("db.uri") + ": " + msg

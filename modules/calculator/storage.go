@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/gophermart/gophermart/modules/calculator/migrations"
 	"github.com/gophermart/gophermart/modules/platform/db"
 )
@@ -35,42 +37,62 @@ func Migrate(ctx context.Context, d *db.DB, log *slog.Logger) error {
 
 // OpenDB opens the standalone service's database: uri as db.Open takes it, or, when uri is empty, a
 // private in-memory SQLite database that lives until closeDB. closeDB closes the pool (and frees the
-// memory database).
+// memory database). It is NewDB followed by its start.
+func OpenDB(uri string) (d *db.DB, closeDB func() error, err error) {
+	d, start, closeDB, err := NewDB(uri)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := start(context.Background()); err != nil {
+		_ = closeDB()
+		return nil, nil, err
+	}
+	return d, closeDB, nil
+}
+
+// NewDB prepares the standalone service's database as OpenDB describes without any I/O: start
+// connects (and keeps the in-memory database alive), closeDB undoes it; call both, closeDB even
+// when start failed.
 //
 // The in-memory database uses SQLite's memdb VFS under a unique name, shared by every pooled
 // connection with normal file locking, so busy_timeout and immediate transactions work as on a file.
 // (A "mode=memory&cache=shared" database does not: concurrent writers fail at once with "database
 // table is locked", which the shared cache's table locks return without waiting.)
-func OpenDB(uri string) (d *db.DB, closeDB func() error, err error) {
+func NewDB(uri string) (d *db.DB, start func(context.Context) error, closeDB func() error, err error) {
 	if strings.TrimSpace(uri) != "" {
-		d, err := db.Open(db.Config{URI: uri})
+		d, err := db.New(db.Config{URI: uri})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return d, d.Close, nil
+		return d, d.Start, d.Close, nil
 	}
-	// The name is a path in a fresh directory: nothing is written there but the migration lock file,
-	// and the directory goes when the database closes.
-	dir, err := os.MkdirTemp("", "accrual-memdb-")
+	// The name is a path in a directory of its own: nothing is written there but the migration lock
+	// file; Start creates the directory, and it goes when the database closes.
+	dir := filepath.Join(os.TempDir(), "accrual-memdb-"+uuid.NewString())
+	d, err = db.New(db.Config{URI: "file:" + filepath.ToSlash(filepath.Join(dir, "accrual.db")) + "?vfs=memdb"})
 	if err != nil {
-		return nil, nil, fmt.Errorf("in-memory database: %w", err)
+		return nil, nil, nil, fmt.Errorf("in-memory database: %w", err)
 	}
-	d, err = db.Open(db.Config{URI: "file:" + filepath.ToSlash(filepath.Join(dir, "accrual.db")) + "?vfs=memdb"})
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, nil, fmt.Errorf("in-memory database: %w", err)
+	var keeper *sql.Conn
+	start = func(ctx context.Context) error {
+		if err := d.Start(ctx); err != nil {
+			return fmt.Errorf("in-memory database: %w", err)
+		}
+		// SQLite frees a memdb database when its last connection closes; this one stays open until
+		// closeDB, however idle the pool gets.
+		if keeper, err = d.SQL().Conn(ctx); err != nil {
+			return fmt.Errorf("in-memory database: %w", err)
+		}
+		return nil
 	}
-	// SQLite frees a memdb database when its last connection closes; this one stays open until
-	// closeDB, however idle the pool gets.
-	keeper, err := d.SQL().Conn(context.Background())
-	if err != nil {
-		_ = d.Close()
-		_ = os.RemoveAll(dir)
-		return nil, nil, fmt.Errorf("in-memory database: %w", err)
+	closeDB = func() error {
+		var kerr error
+		if keeper != nil {
+			kerr = ignoreDone(keeper.Close())
+		}
+		return errors.Join(kerr, d.Close(), os.RemoveAll(dir))
 	}
-	return d, func() error {
-		return errors.Join(ignoreDone(keeper.Close()), d.Close(), os.RemoveAll(dir))
-	}, nil
+	return d, start, closeDB, nil
 }
 
 func ignoreDone(err error) error {

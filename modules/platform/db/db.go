@@ -67,7 +67,16 @@ var Module = fx.Module("db",
 		if err != nil {
 			return nil, err
 		}
-		lc.Append(fx.Hook{OnStart: d.Start, OnStop: func(context.Context) error { return d.Close() }})
+		lc.Append(fx.Hook{
+			OnStart: func(ctx context.Context) error {
+				if err := d.Start(ctx); err != nil {
+					_ = d.Close() // no stop hook runs for a start that failed
+					return err
+				}
+				return nil
+			},
+			OnStop: func(context.Context) error { return d.Close() },
+		})
 		return d, nil
 	}),
 )
