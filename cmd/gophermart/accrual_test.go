@@ -381,7 +381,6 @@ func TestInstancesShareThe429PauseThroughTheDatabase(t *testing.T) {
 	}
 }
 
-
 // Two instances (two owners, two pools) drain 200 orders from one database: each order is asked
 // about by one request at a time, exactly once, and credited exactly once.
 func TestTwoWorkersCreditEachOrderOnce(t *testing.T) {
