@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,8 +19,9 @@ func profileSeconds(window time.Duration) int {
 }
 
 // startProfile takes a CPU profile of the gophermart under load over the measured window of the
-// scenario that starts now, into -profile DIR/<name>.pprof, when profiling. The returned wait blocks
-// until the profile is written and returns what went wrong, if anything.
+// scenario that starts now, into -profile DIR/<name>.pprof, and a heap profile at its end, into
+// DIR/<name>.heap.pprof, when profiling. The returned wait blocks until both are written and returns
+// what went wrong, if anything.
 func (b *bench) startProfile(ctx context.Context, name string) (wait func() error) {
 	if b.cfg.profileDir == "" || b.pprof == "" {
 		return func() error { return nil }
@@ -34,7 +36,9 @@ func (b *bench) startProfile(ctx context.Context, name string) (wait func() erro
 			done <- ctx.Err()
 			return
 		}
-		done <- fetchProfile(ctx, url, path, time.Duration(secs)*time.Second+30*time.Second)
+		err := fetchProfile(ctx, url, path, time.Duration(secs)*time.Second+30*time.Second)
+		heap := filepath.Join(b.cfg.profileDir, name+".heap.pprof")
+		done <- errors.Join(err, fetchProfile(ctx, b.pprof+"/debug/pprof/heap", heap, 30*time.Second))
 	}()
 	return func() error { return <-done }
 }

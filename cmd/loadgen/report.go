@@ -107,6 +107,8 @@ type Settings struct {
 // RSSPeak is the memory high-water mark of one server process over its life in the run.
 type RSSPeak struct {
 	Process string `json:"process"`
+	// StartMiB is the first VmRSS sampled, once the server was ready and before any load, in MiB.
+	StartMiB float64 `json:"start_mib"`
 	// PeakMiB is the highest VmRSS sampled (every 100 ms), in MiB.
 	PeakMiB float64 `json:"peak_mib"`
 	// HWMMiB is the kernel's own peak resident set size (VmHWM) read just before the process was
@@ -252,7 +254,7 @@ func (r *Report) rssLine() string {
 	}
 	parts := make([]string, len(r.RSS))
 	for i, p := range r.RSS {
-		parts[i] = fmt.Sprintf("%s %.1f MiB (VmHWM %.1f MiB)", p.Process, p.PeakMiB, p.HWMMiB)
+		parts[i] = fmt.Sprintf("%s %.1f MiB (VmHWM %.1f MiB, %.1f MiB when ready)", p.Process, p.PeakMiB, p.HWMMiB, p.StartMiB)
 	}
 	return "peak RSS (sampled every 100 ms): " + strings.Join(parts, ", ")
 }

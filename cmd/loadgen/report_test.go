@@ -212,14 +212,14 @@ func TestRatioRow(t *testing.T) {
 
 func TestWriteRatiosAndMarkdownCarryBothTables(t *testing.T) {
 	r := sampleReport()
-	r.RSS = []RSSPeak{{Process: "gophermart", PeakMiB: 131.2, HWMMiB: 133.9, Samples: 900}}
+	r.RSS = []RSSPeak{{Process: "gophermart", StartMiB: 40.5, PeakMiB: 131.2, HWMMiB: 133.9, Samples: 900}}
 	r.fillRatios()
 	var buf bytes.Buffer
 	require.NoError(t, r.writeRatios(&buf))
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	require.Len(t, lines, 1+len(r.Results)+2, "header, rows, blank line, memory line")
 	assert.Contains(t, lines[0], "× pgbench -S")
-	assert.Equal(t, "peak RSS (sampled every 100 ms): gophermart 131.2 MiB (VmHWM 133.9 MiB)", lines[len(lines)-1])
+	assert.Equal(t, "peak RSS (sampled every 100 ms): gophermart 131.2 MiB (VmHWM 133.9 MiB, 40.5 MiB when ready)", lines[len(lines)-1])
 	md := r.markdown()
 	assert.Contains(t, md, "| scenario | throughput | p50 | p99 | max | × pgbench -S | × floor | × ceiling | peak RSS |")
 	assert.Contains(t, md, "| scenario | throughput | p50 | p99 | ok | errors | ratio | server CPU/op | busy cores |")

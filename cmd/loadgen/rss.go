@@ -48,13 +48,15 @@ type rssWatch struct {
 	done chan struct{}
 
 	mu      sync.Mutex
+	start   int64 // KiB, the first sample
 	peak    int64 // KiB, over the whole watch
 	window  int64 // KiB, since the last mark
 	samples int
 	hwm     int64 // KiB: the kernel's own peak (VmHWM), read by finish
 }
 
-// watchRSS starts sampling pid now.
+// watchRSS starts sampling pid now: for a server, once it is ready, so that the first sample is its
+// footprint before any load.
 func watchRSS(pid int) *rssWatch {
 	w := &rssWatch{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
 	w.sampleOnce()
@@ -81,6 +83,9 @@ func (w *rssWatch) sampleOnce() {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.samples == 0 {
+		w.start = kib
+	}
 	w.samples++
 	w.peak = max(w.peak, kib)
 	w.window = max(w.window, kib)
@@ -119,7 +124,7 @@ func (w *rssWatch) finish(name string) RSSPeak {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return RSSPeak{Process: name, PeakMiB: mib(w.peak), HWMMiB: mib(w.hwm), Samples: w.samples}
+	return RSSPeak{Process: name, StartMiB: mib(w.start), PeakMiB: mib(w.peak), HWMMiB: mib(w.hwm), Samples: w.samples}
 }
 
 // mib converts KiB to MiB.

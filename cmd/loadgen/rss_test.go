@@ -58,6 +58,8 @@ func TestWatchRSSOfThisProcess(t *testing.T) {
 	p := w.finish("self")
 	assert.Equal(t, "self", p.Process)
 	assert.Positive(t, p.PeakMiB)
+	assert.Positive(t, p.StartMiB)
+	assert.GreaterOrEqual(t, p.PeakMiB, p.StartMiB)
 	assert.GreaterOrEqual(t, p.HWMMiB, p.PeakMiB*0.9, "VmHWM is the kernel's peak, at least about what was sampled")
 	assert.GreaterOrEqual(t, p.Samples, 2)
 	require.Equal(t, p, w.finish("self"), "finishing twice gives the same peaks")
