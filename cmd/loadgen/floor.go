@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gophermart/gophermart/modules/platform/ordernum"
+	"github.com/gophermart/gophermart/modules/platform/pprof"
 )
 
 // The floor is the load generator's third mode (-serve-floor ADDR): the least a server can do to
@@ -27,12 +29,14 @@ import (
 // reads gophermart's tables in the benchmark's database. A scenario's ratio to its floor is then the
 // share of the achievable rate that gophermart reaches on this machine.
 //
-// Its environment: floorDSNEnv (the database), floorSecretEnv (the signing secret gophermart uses)
-// and floorConnsEnv (the pool size; gophermart's default is 20).
+// Its environment: floorDSNEnv (the database), floorSecretEnv (the signing secret gophermart uses),
+// floorConnsEnv (the pool size; gophermart's default is 20) and, when profiling, floorPprofEnv (a
+// loopback address for net/http/pprof, served as gophermart serves it).
 const (
 	floorDSNEnv    = "FLOOR_DSN"
 	floorSecretEnv = "FLOOR_JWT_SECRET"
 	floorConnsEnv  = "FLOOR_MAX_CONNS"
+	floorPprofEnv  = "FLOOR_PPROF_ADDRESS"
 )
 
 // floorIssuer is the iss claim gophermart puts in its tokens.
@@ -78,6 +82,11 @@ func serveFloor(addr string) error {
 	if err := pool.Ping(ctx); err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
+	prof := pprof.NewServer(pprof.Config{Address: os.Getenv(floorPprofEnv)}, slog.New(slog.DiscardHandler))
+	if err := prof.Start(ctx); err != nil {
+		return err
+	}
+	defer func() { _ = prof.Stop(context.Background()) }()
 	return serveUntilSignal(newFloorServer(pool, secret).app(), addr)
 }
 

@@ -22,13 +22,21 @@ func (b *bench) runFloor(ctx context.Context, name, path string, tokens []string
 	}
 	env := maps.Clone(b.floorEnv)
 	env["RUN_ADDRESS"] = addr
+	pprofURL := ""
+	if b.cfg.profileDir != "" {
+		paddr, err := freeAddr()
+		if err != nil {
+			return failed(name, err)
+		}
+		env[floorPprofEnv], pprofURL = paddr, "http://"+paddr
+	}
 	p, err := startProc(name, b.self, b.tmp, env, "-serve-floor", addr)
 	if err != nil {
 		return failed(name, err)
 	}
 	gm := b.gm
 	w := watchRSS(p.cmd.Process.Pid)
-	restore := b.use(target{gm: "http://" + addr, acc: b.acc, cpu: b.cpu.with(p.cmd.Process.Pid), rss: w})
+	restore := b.use(target{gm: "http://" + addr, acc: b.acc, pprof: pprofURL, cpu: b.cpu.with(p.cmd.Process.Pid), rss: w})
 	defer func() {
 		restore()
 		b.c.CloseIdleConnections() // a graceful shutdown waits for keep-alive connections to close
