@@ -145,6 +145,9 @@ func TestInvalidValuesNameTheSetting(t *testing.T) {
 		{name: "zero max retry after", env: map[string]string{"GOPHERMART_ACCRUAL_MAX_RETRY_AFTER": "0s"}, want: "GOPHERMART_ACCRUAL_MAX_RETRY_AFTER (--accrual-max-retry-after): must be positive"},
 		{name: "zero max pending orders", args: []string{"--max-pending-orders", "0"}, want: "GOPHERMART_MAX_PENDING_ORDERS (--max-pending-orders): must be positive"},
 		{name: "negative max pending orders", env: map[string]string{"GOPHERMART_MAX_PENDING_ORDERS": "-5"}, want: "GOPHERMART_MAX_PENDING_ORDERS (--max-pending-orders): must be positive"},
+		{name: "pprof on every interface", env: map[string]string{"GOPHERMART_PPROF_ADDRESS": ":6060"}, want: "GOPHERMART_PPROF_ADDRESS (--pprof-address): host \"\" must be a loopback address"},
+		{name: "pprof on a public address", args: []string{"--pprof-address", "0.0.0.0:6060"}, want: "GOPHERMART_PPROF_ADDRESS (--pprof-address): host \"0.0.0.0\" must be a loopback address"},
+		{name: "pprof without port", args: []string{"--pprof-address", "127.0.0.1"}, want: "GOPHERMART_PPROF_ADDRESS (--pprof-address): want host:port"},
 		{name: "lease shorter than two requests", args: []string{"--accrual-lease", "10s", "--accrual-timeout", "5s"}, want: "GOPHERMART_ACCRUAL_LEASE (--accrual-lease): must be at least twice GOPHERMART_ACCRUAL_TIMEOUT"},
 	}
 	for _, tt := range tests {
@@ -186,6 +189,25 @@ func TestMaxPendingOrders(t *testing.T) {
 			assert.Equal(t, tt.want, cfg.Orders.MaxPending)
 		})
 	}
+}
+
+func TestPprofAddress(t *testing.T) {
+	clearEnv(t)
+	cfg, err := load(t)
+	require.NoError(t, err)
+	assert.Empty(t, cfg.Pprof.Address, "off by default")
+
+	t.Setenv("GOPHERMART_PPROF_ADDRESS", "127.0.0.1:6060")
+	cfg, err = load(t)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:6060", cfg.Pprof.Address)
+
+	clearEnv(t)
+	file := filepath.Join(t.TempDir(), "cfg.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("http:\n  pprof_address: \"[::1]:6061\"\n"), 0o600))
+	cfg, err = load(t, "--config", file)
+	require.NoError(t, err)
+	assert.Equal(t, "[::1]:6061", cfg.Pprof.Address, "the key is http.pprof_address")
 }
 
 func TestMissingConfigFile(t *testing.T) {

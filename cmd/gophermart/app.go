@@ -20,6 +20,7 @@ import (
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/logging"
 	"github.com/gophermart/gophermart/modules/platform/metrics"
+	"github.com/gophermart/gophermart/modules/platform/pprof"
 	"github.com/gophermart/gophermart/modules/platform/web"
 )
 
@@ -79,6 +80,7 @@ func serveOptions(cfg *config.Config) fx.Option {
 		fx.Invoke(func(*accrual.Worker) {}),
 		metrics.Module,
 		fx.Invoke(registerMetrics),
+		fx.Supply(cfg.Pprof), pprof.Module,
 	)
 }
 
