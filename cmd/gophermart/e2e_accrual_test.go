@@ -310,11 +310,11 @@ func TestE2EAccrualRateLimited(t *testing.T) {
 	// not time: on a loaded machine a request in flight may be logged long after it was sent.)
 	refused, resumed := 0, false
 	for _, r := range reqs[first:] {
-		switch {
-		case r.Status == http.StatusTooManyRequests:
+		switch r.Status {
+		case http.StatusTooManyRequests:
 			refused++
 			assert.False(t, resumed, "a 429 after requests were accepted again: the client does not pace itself")
-		case r.Status == http.StatusOK:
+		case http.StatusOK:
 			resumed = true
 		}
 	}
