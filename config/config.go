@@ -18,6 +18,7 @@ import (
 	"github.com/gophermart/gophermart/modules/orders"
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/logging"
+	"github.com/gophermart/gophermart/modules/platform/pprof"
 	"github.com/gophermart/gophermart/modules/platform/settings"
 	"github.com/gophermart/gophermart/modules/platform/web"
 )
@@ -32,7 +33,10 @@ type Config struct {
 	Balance        balance.Config `mapstructure:"balance"`
 	BuiltinAccrual BuiltinAccrual `mapstructure:"builtin_accrual"`
 	Log            logging.Config `mapstructure:"log"`
-	Lifecycle      Lifecycle      `mapstructure:"lifecycle"`
+	// Pprof is read from the key http.pprof_address: an HTTP setting for the operator, but a listener
+	// of its own, apart from the API server, in the code.
+	Pprof     pprof.Config `mapstructure:"-"`
+	Lifecycle Lifecycle    `mapstructure:"lifecycle"`
 }
 
 // Lifecycle bounds how long the program may take to start and to stop.
@@ -74,6 +78,7 @@ var Settings = settings.Table{
 	{Key: "http.read_timeout", Flag: "read-timeout", Env: "GOPHERMART_READ_TIMEOUT", Default: 10 * time.Second, Usage: "time allowed to read a request"},
 	{Key: "http.write_timeout", Flag: "write-timeout", Env: "GOPHERMART_WRITE_TIMEOUT", Default: 30 * time.Second, Usage: "time allowed to write a response"},
 	{Key: "http.idle_timeout", Flag: "idle-timeout", Env: "GOPHERMART_IDLE_TIMEOUT", Default: 120 * time.Second, Usage: "keep-alive idle timeout"},
+	{Key: "http.pprof_address", Flag: "pprof-address", Env: "GOPHERMART_PPROF_ADDRESS", Default: "", Usage: "loopback host:port serving net/http/pprof (/debug/pprof/) on a listener of its own; empty: off"},
 	{Key: "auth.jwt_secret", Flag: "jwt-secret", Env: "GOPHERMART_JWT_SECRET", Default: "", Usage: "HS256 signing secret (at least 32 bytes); empty: generated once and kept in the database"},
 	{Key: "auth.token_ttl", Flag: "token-ttl", Env: "GOPHERMART_TOKEN_TTL", Default: 24 * time.Hour, Usage: "lifetime of an issued token"},
 	{Key: "auth.cookie_secure", Flag: "cookie-secure", Env: "GOPHERMART_COOKIE_SECURE", Default: false, Usage: "mark the auth cookie Secure (send it over HTTPS only)"},
@@ -146,6 +151,7 @@ func Load(fs *pflag.FlagSet) (*Config, error) {
 		c.Accrual.Address = "http://" + a
 	}
 	c.Accrual.Address = strings.TrimRight(c.Accrual.Address, "/")
+	c.Pprof.Address = strings.TrimSpace(v.GetString("http.pprof_address"))
 	if problems = append(problems, c.problems()...); len(problems) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; ")) // one line, every problem
 	}
@@ -166,6 +172,9 @@ func (c *Config) problems() []string {
 	bad := func(key, why string) { problems = append(problems, Settings.Name(key)+": "+why) }
 	if err := settings.CheckAddress(c.HTTP.Address); err != nil {
 		bad("http.address", err.Error())
+	}
+	if err := pprof.CheckAddress(c.Pprof.Address); err != nil {
+		bad("http.pprof_address", err.Error())
 	}
 	if _, _, err := db.ParseURI(c.DB.URI); err != nil {
 		bad("db.uri", err.Error())

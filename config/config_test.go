@@ -148,6 +148,9 @@ func TestInvalidValuesNameTheSetting(t *testing.T) {
 		{name: "negative ledger check interval", env: map[string]string{"GOPHERMART_LEDGER_CHECK_INTERVAL": "-1m"}, want: "GOPHERMART_LEDGER_CHECK_INTERVAL (--ledger-check-interval): must not be negative"},
 		{name: "zero start timeout", args: []string{"--start-timeout", "0s"}, want: "GOPHERMART_START_TIMEOUT (--start-timeout): must be positive"},
 		{name: "zero stop timeout", env: map[string]string{"GOPHERMART_STOP_TIMEOUT": "0s"}, want: "GOPHERMART_STOP_TIMEOUT (--stop-timeout): must be positive"},
+		{name: "pprof on every interface", env: map[string]string{"GOPHERMART_PPROF_ADDRESS": ":6060"}, want: "GOPHERMART_PPROF_ADDRESS (--pprof-address): host \"\" must be a loopback address"},
+		{name: "pprof on a public address", args: []string{"--pprof-address", "0.0.0.0:6060"}, want: "GOPHERMART_PPROF_ADDRESS (--pprof-address): host \"0.0.0.0\" must be a loopback address"},
+		{name: "pprof without port", args: []string{"--pprof-address", "127.0.0.1"}, want: "GOPHERMART_PPROF_ADDRESS (--pprof-address): want host:port"},
 		{name: "lease shorter than two requests", args: []string{"--accrual-lease", "10s", "--accrual-timeout", "5s"}, want: "GOPHERMART_ACCRUAL_LEASE (--accrual-lease): must be at least twice GOPHERMART_ACCRUAL_TIMEOUT"},
 	}
 	for _, tt := range tests {
@@ -219,6 +222,25 @@ func TestLifecycleDefaults(t *testing.T) {
 	assert.Equal(t, 2*time.Minute, cfg.Lifecycle.StartTimeout)
 	assert.Equal(t, 20*time.Second, cfg.Lifecycle.StopTimeout)
 	assert.Equal(t, 10*time.Minute, cfg.Balance.ReconcileInterval)
+}
+
+func TestPprofAddress(t *testing.T) {
+	clearEnv(t)
+	cfg, err := load(t)
+	require.NoError(t, err)
+	assert.Empty(t, cfg.Pprof.Address, "off by default")
+
+	t.Setenv("GOPHERMART_PPROF_ADDRESS", "127.0.0.1:6060")
+	cfg, err = load(t)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:6060", cfg.Pprof.Address)
+
+	clearEnv(t)
+	file := filepath.Join(t.TempDir(), "cfg.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("http:\n  pprof_address: \"[::1]:6061\"\n"), 0o600))
+	cfg, err = load(t, "--config", file)
+	require.NoError(t, err)
+	assert.Equal(t, "[::1]:6061", cfg.Pprof.Address, "the key is http.pprof_address")
 }
 
 func TestMissingConfigFile(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -1036,83 +1035,6 @@ func TestWorkerImpossibleAccrualIsAnErrorRetriedWithBackoff(t *testing.T) {
 			}
 			require.True(t, found, "accrual_responses_total{outcome=\"bad_answer\"} exported")
 			assert.InDelta(t, float64(s.BadAnswers), badAnswers, 0)
-		})
-	}
-}
-
-// Two instances share the accrual system's limit N through the database: after the first 429, no
-// window of the accrual system sees more than N requests from both together (the window is shortened
-// to 600 ms; arrival times get 150 ms of slack). The fake answers 429 beyond N per sliding window.
-// Before, each instance paced itself to N, so together they sent 2N.
-func TestInstancesShareTheLearnedLimitThroughTheDatabase(t *testing.T) {
-	for name, open := range dbtest.Engines(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			d := open(t)
-			nums := upload(t, d, orders.NopNotifier{}, 17, 24, 3)
-			const limit = 4
-			const window = 600 * time.Millisecond
-			var mu sync.Mutex
-			var accepted []time.Time
-			var limitedAt time.Time
-			fake := newFakeAccrual(t, func(_, n string, _ int) reply {
-				mu.Lock()
-				defer mu.Unlock()
-				now := time.Now()
-				in := 0
-				for _, at := range accepted {
-					if now.Sub(at) < window {
-						in++
-					}
-				}
-				if in >= limit {
-					if limitedAt.IsZero() {
-						limitedAt = now
-					}
-					return reply{
-						status: http.StatusTooManyRequests, header: map[string]string{"Retry-After": "1"},
-						body: fmt.Sprintf("No more than %d requests per minute allowed", limit),
-					}
-				}
-				accepted = append(accepted, now)
-				return processed(n, "3")
-			})
-			cfg := testAccrualConfig()
-			cfg.Workers = 2
-			cfg.RateWindow = window
-			wa := newTestWorker(d, cfg, fake.srv.URL+"/a")
-			wb := newTestWorker(d, cfg, fake.srv.URL+"/b")
-			startWorker(t, wa)
-			startWorker(t, wb)
-			waitFor(t, 60*time.Second, "every order to be final", func() bool { return pendingCount(t, d) == 0 })
-
-			hits, _, _, _ := fake.snapshot()
-			mu.Lock()
-			t429 := limitedAt
-			mu.Unlock()
-			require.False(t, t429.IsZero(), "the limit was hit")
-			var after []time.Time
-			byInstance := map[string]int{}
-			for _, h := range hits {
-				if h.at.Sub(t429) > 500*time.Millisecond { // the pause, in-flight requests aside
-					after = append(after, h.at)
-					byInstance[h.instance]++
-				}
-			}
-			sort.Slice(after, func(i, j int) bool { return after[i].Before(after[j]) })
-			require.GreaterOrEqual(t, len(after), len(nums)-2*limit)
-			assert.Positive(t, byInstance["a"], "both instances worked after the 429")
-			assert.Positive(t, byInstance["b"], "both instances worked after the 429")
-			for i := range after {
-				in := 0
-				for j := i; j < len(after) && after[j].Sub(after[i]) < window-150*time.Millisecond; j++ {
-					in++
-				}
-				assert.LessOrEqual(t, in, limit, "requests of both instances in the window starting %s after the 429",
-					after[i].Sub(t429))
-			}
-			assert.Equal(t, int64(len(nums)), creditCount(t, d))
-			checkLedger(t, d)
 		})
 	}
 }

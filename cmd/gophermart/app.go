@@ -19,6 +19,7 @@ import (
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/logging"
 	"github.com/gophermart/gophermart/modules/platform/metrics"
+	"github.com/gophermart/gophermart/modules/platform/pprof"
 	"github.com/gophermart/gophermart/modules/platform/web"
 )
 
@@ -86,6 +87,7 @@ func serveOptions(cfg *config.Config) fx.Option {
 		fx.Invoke(func(*accrual.Worker, *balance.Reconciler) {}),
 		metrics.Module,
 		fx.Invoke(registerMetrics),
+		fx.Supply(cfg.Pprof), pprof.Module,
 	)
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 
 	"go.uber.org/dig"
@@ -32,6 +33,7 @@ func failure(err error) (string, int) {
 	msg := err.Error()
 	code := exitFailure
 	var le *web.ListenError
+	var oe *net.OpError
 	switch {
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, errUsage):
 		code = exitUsage
@@ -44,7 +46,7 @@ func failure(err error) (string, int) {
 	case errors.Is(err, db.ErrSchemaMissing):
 		code = exitDatabase
 		msg += "; " + hintMigrate
-	case errors.As(err, &le):
+	case errors.As(err, &le), errors.As(err, &oe) && oe.Op == "listen": // the API's and the others' (pprof)
 		code = exitListen
 	}
 	return strings.Join(strings.Fields(msg), " "), code // one line, whatever the causes say

@@ -186,6 +186,10 @@ func TestFailureMessages(t *testing.T) {
 			wantMsg: "RUN_ADDRESS (-a): listen tcp: bind: address already in use",
 		},
 		{
+			name: "pprof port in use", err: fmt.Errorf("pprof listen: %w", listen.Err), wantCode: exitListen,
+			wantMsg: "pprof listen: listen tcp: bind: address already in use",
+		},
+		{
 			name: "start timeout", err: named(cfg, fmt.Errorf("%w after 2m0s", runner.ErrStartTimeout)), wantCode: exitFailure,
 			wantMsg: "GOPHERMART_START_TIMEOUT (--start-timeout): start timed out after 2m0s",
 		},

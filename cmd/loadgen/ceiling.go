@@ -19,6 +19,14 @@ import (
 func serveCeiling(addr string) error {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	return serveUntilSignal(app, addr)
+}
+
+// serveUntilSignal serves app on addr until the process gets SIGTERM or SIGINT, then shuts it down.
+func serveUntilSignal(app *fiber.App, addr string) error {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
 	var lc net.ListenConfig
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
@@ -26,8 +34,6 @@ func serveCeiling(addr string) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	select {
 	case <-sig:
 	case err := <-served:

@@ -82,6 +82,12 @@ type sampler struct {
 	pgPids          func() []int // backends serving the benchmark's database; nil: none
 }
 
+// with returns a copy of s whose server under load is pid.
+func (s sampler) with(pid int) sampler {
+	s.server = pid
+	return s
+}
+
 // sample reads the CPU times now. ok is false where /proc is missing.
 func (s sampler) sample() cpuSample {
 	var out cpuSample

@@ -42,6 +42,7 @@ type request struct {
 	token       string // Authorization header value ("Bearer ..."), or ""
 	contentType string
 	body        []byte
+	gzip        bool // send Accept-Encoding: gzip (the body is read as it comes, not inflated)
 }
 
 // response is what the load generator keeps of an answer.
@@ -66,6 +67,9 @@ func do(ctx context.Context, c *http.Client, req request, keep bool) (response, 
 	}
 	if req.contentType != "" {
 		r.Header.Set("Content-Type", req.contentType)
+	}
+	if req.gzip {
+		r.Header.Set("Accept-Encoding", "gzip")
 	}
 	resp, err := c.Do(r)
 	if err != nil {
@@ -180,7 +184,7 @@ func runLoad(ctx context.Context, name string, concurrency int, win window, expe
 	res := Result{
 		Scenario: name, Unit: "req/s", Count: s.count, Errors: errs.total, ErrorKinds: errs.kinds,
 		Seconds: win.duration.Seconds(), PerSec: float64(s.count) / win.duration.Seconds(),
-		P50Ms: ms(s.p50), P99Ms: ms(s.p99),
+		P50Ms: ms(s.p50), P99Ms: ms(s.p99), MaxMs: ms(s.max),
 	}
 	fillCPU(&res, from, to, win.duration)
 	if e, ok := firstErr.Load().(string); ok {

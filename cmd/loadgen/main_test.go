@@ -13,7 +13,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 	t.Setenv("GOPHERMART_TEST_DSN", "")
 	cfg, err := parseFlags(nil, &bytes.Buffer{})
 	require.NoError(t, err)
-	assert.Equal(t, 16, cfg.concurrency)
+	assert.Equal(t, 32, cfg.concurrency)
 	assert.Equal(t, 5*time.Second, cfg.duration)
 	assert.Equal(t, time.Second, cfg.warmup)
 	assert.Equal(t, 2000, cfg.orders)

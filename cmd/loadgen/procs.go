@@ -59,7 +59,8 @@ type proc struct {
 }
 
 // startProc runs bin with no arguments (unless args are given) and exactly env plus PATH and HOME,
-// like the acceptance tests do, writing its output to logDir/<name>.log.
+// like the acceptance tests do, in logDir, writing its output to logDir/<name>.log. Whatever files a
+// server makes in its working directory (the default SQLite database) therefore stay in logDir.
 func startProc(name, bin, logDir string, env map[string]string, args ...string) (*proc, error) {
 	logPath := filepath.Join(logDir, name+".log")
 	f, err := os.Create(logPath) // #nosec G304 -- our own temporary directory
@@ -73,6 +74,7 @@ func startProc(name, bin, logDir string, env map[string]string, args ...string) 
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Dir = logDir
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		_ = f.Close()
@@ -85,6 +87,38 @@ func startProc(name, bin, logDir string, env map[string]string, args ...string) 
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// startGophermart starts gophermart in dir with env plus a free RUN_ADDRESS (and, when profiling, a
+// free GOPHERMART_PPROF_ADDRESS) and waits for GET /readyz to answer 200. It returns the process
+// (nil if it could not start; to be stopped by the caller otherwise) and the pprof base URL ("" when
+// not profiling).
+func (b *bench) startGophermart(ctx context.Context, name, dir string, env map[string]string) (*proc, string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	env["RUN_ADDRESS"] = addr
+	// The upload and drain scenarios give one user thousands of pending orders; the per-user cap
+	// (1000 by default) would answer them 429, which is not what they measure.
+	env["GOPHERMART_MAX_PENDING_ORDERS"] = "100000000"
+	pprofURL := ""
+	if b.cfg.profileDir != "" {
+		paddr, err := freeAddr()
+		if err != nil {
+			return nil, "", err
+		}
+		env["GOPHERMART_PPROF_ADDRESS"] = paddr
+		pprofURL = "http://" + paddr
+	}
+	p, err := startProc(name, b.gmBin, dir, env)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := p.waitReady(ctx, answers200(b.c, "http://"+addr+"/readyz")); err != nil {
+		return p, "", err
+	}
+	return p, pprofURL, nil
 }
 
 // readyTimeout bounds the wait for a server to come up.
@@ -238,6 +272,22 @@ func createDB(ctx context.Context, admin string) (*benchDB, string, error) {
 		return nil, "", fmt.Errorf("create database %s: %w", name, err)
 	}
 	return &benchDB{admin: admin, name: name, uri: u.String(), conn: a}, strings.Fields(version)[0], nil
+}
+
+// readSetting returns the value of a gm_settings row in the database at uri.
+func readSetting(ctx context.Context, uri, name string) (string, error) {
+	d, err := db.Open(db.Config{URI: uri, MaxOpenConns: 1})
+	if err != nil {
+		return "", fmt.Errorf("open benchmark database: %w", err)
+	}
+	defer func() { _ = d.Close() }()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var v string
+	if err := d.SQL().QueryRowContext(ctx, "SELECT value FROM gm_settings WHERE name = $1", name).Scan(&v); err != nil {
+		return "", fmt.Errorf("read setting %s: %w", name, err)
+	}
+	return v, nil
 }
 
 // backends returns the pids of the PostgreSQL backends connected to the database now (none on error).

@@ -31,8 +31,26 @@ type Result struct {
 	// P50Ms and P99Ms are latency percentiles of the successful requests, in milliseconds.
 	P50Ms float64 `json:"p50_ms"`
 	P99Ms float64 `json:"p99_ms"`
+	// MaxMs is the slowest successful request (or order), in milliseconds.
+	MaxMs float64 `json:"max_ms,omitempty"`
 	// Ratio is PerSec divided by the ceiling scenario's PerSec (0 when there is no ceiling).
 	Ratio float64 `json:"ratio_to_ceiling"`
+	// RatioPgbench is PerSec divided by pgbench -S's transactions per second in the same run, for
+	// request scenarios (0 when pgbench did not run).
+	RatioPgbench float64 `json:"ratio_to_pgbench,omitempty"`
+	// Floor names the scenario of this one's floor server, if it has one.
+	Floor string `json:"floor,omitempty"`
+	// RatioFloor is PerSec divided by the floor's PerSec (0 when there is none).
+	RatioFloor float64 `json:"ratio_to_floor,omitempty"`
+	// PeakRSSMiB is the highest resident set size of the server under load sampled during the
+	// scenario (warm-up included), in MiB.
+	PeakRSSMiB float64 `json:"peak_rss_mib,omitempty"`
+	// LatencyOnly marks a scenario measured for its latency, whose rate is no throughput: it gets no
+	// ratios.
+	LatencyOnly bool `json:"latency_only,omitempty"`
+	// AccrualRequests counts the GET /api/orders/{number} the accrual service got for the scenario's
+	// orders, where it was counted.
+	AccrualRequests int `json:"accrual_requests,omitempty"`
 	// CPU is where the machine's CPU time went during the window (nil where /proc is missing).
 	CPU *CPU `json:"cpu,omitempty"`
 	// Failed is why the scenario could not be measured ("" when it was).
@@ -81,13 +99,30 @@ type Settings struct {
 	DurationS   float64 `json:"duration_s"`
 	WarmupS     float64 `json:"warmup_s"`
 	Orders      int     `json:"drain_orders"`
+	// AccrualDelayMs is how long after registration the processed-latency scenario's accrual service
+	// answers PROCESSED.
+	AccrualDelayMs float64 `json:"accrual_delay_ms,omitempty"`
+}
+
+// RSSPeak is the memory high-water mark of one server process over its life in the run.
+type RSSPeak struct {
+	Process string `json:"process"`
+	// StartMiB is the first VmRSS sampled, once the server was ready and before any load, in MiB.
+	StartMiB float64 `json:"start_mib"`
+	// PeakMiB is the highest VmRSS sampled (every 100 ms), in MiB.
+	PeakMiB float64 `json:"peak_mib"`
+	// HWMMiB is the kernel's own peak resident set size (VmHWM) read just before the process was
+	// stopped, in MiB: it misses no short spike between samples.
+	HWMMiB  float64 `json:"hwm_mib"`
+	Samples int     `json:"samples"`
 }
 
 // Report is the whole run, as written to the JSON file.
 type Report struct {
-	Machine  Machine  `json:"machine"`
-	Settings Settings `json:"settings"`
-	Results  []Result `json:"results"`
+	Machine  Machine   `json:"machine"`
+	Settings Settings  `json:"settings"`
+	Results  []Result  `json:"results"`
+	RSS      []RSSPeak `json:"peak_rss,omitempty"`
 }
 
 // ceilingName and ceilingEndName are the bare fiber handler measured first and last; every
@@ -97,20 +132,55 @@ const (
 	ceilingEndName = "ceiling-end"
 )
 
-// fillRatios sets every result's Ratio against the best ceiling result, if one was measured.
+// floorOf names the floor scenario of each scenario that has one.
+var floorOf = map[string]string{
+	"balance": "floor-balance",
+	"list":    "floor-list",
+	"upload":  "floor-upload",
+}
+
+// fillRatios sets every result's Ratio against the best ceiling result, if one was measured; the
+// RatioPgbench of every request scenario (and of pgbench's own rows) against the better pgbench -S
+// result; and the RatioFloor of every scenario whose floor was measured.
 func (r *Report) fillRatios() {
-	var ceiling float64
+	var ceiling, pgbench float64
+	perSec := map[string]float64{}
 	for _, res := range r.Results {
-		if (res.Scenario == ceilingName || res.Scenario == ceilingEndName) && res.Failed == "" {
+		if res.Failed != "" {
+			continue
+		}
+		perSec[res.Scenario] = res.PerSec
+		switch res.Scenario {
+		case ceilingName, ceilingEndName:
 			ceiling = max(ceiling, res.PerSec)
+		case pgbenchName, pgbenchEndName:
+			pgbench = max(pgbench, res.PerSec)
 		}
 	}
 	for i := range r.Results {
-		r.Results[i].Ratio = 0
-		if ceiling > 0 && r.Results[i].Failed == "" {
-			r.Results[i].Ratio = r.Results[i].PerSec / ceiling
+		res := &r.Results[i]
+		res.Ratio, res.RatioPgbench, res.RatioFloor, res.Floor = 0, 0, 0, ""
+		if res.Failed != "" || res.LatencyOnly {
+			continue
+		}
+		res.Ratio = ratio(res.PerSec, ceiling)
+		if res.Unit == "req/s" || res.Unit == "tx/s" {
+			res.RatioPgbench = ratio(res.PerSec, pgbench)
+		}
+		if f, ok := floorOf[res.Scenario]; ok {
+			if fps, ok := perSec[f]; ok {
+				res.Floor, res.RatioFloor = f, ratio(res.PerSec, fps)
+			}
 		}
 	}
+}
+
+// ratio is a / b, or 0 when there is no b.
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a / b
 }
 
 // row is a result's cells as the table and the Markdown show them.
@@ -128,8 +198,8 @@ func (res Result) row() []string {
 	return []string{
 		res.Scenario,
 		strconv.FormatFloat(res.PerSec, 'f', 1, 64) + " " + res.Unit,
-		formatMs(res.P50Ms),
-		formatMs(res.P99Ms),
+		latencyCell(res.P50Ms),
+		latencyCell(res.P99Ms),
 		strconv.Itoa(res.Count),
 		errorsCell(res),
 		formatRatio(res.Ratio),
@@ -139,6 +209,55 @@ func (res Result) row() []string {
 }
 
 var header = []string{"scenario", "throughput", "p50", "p99", "ok", "errors", "ratio", "server CPU/op", "busy cores"}
+
+// ratioHeader heads the first table: each scenario against the references measured in the same run.
+var ratioHeader = []string{"scenario", "throughput", "p50", "p99", "max", "× pgbench -S", "× floor", "× ceiling", "peak RSS"}
+
+// ratioRow is a result's cells in the ratio table.
+func (res Result) ratioRow() []string {
+	if res.Failed != "" {
+		return []string{res.Scenario, "failed: " + res.Failed, "", "", "", "", "", "", ""}
+	}
+	rss := "-"
+	if res.PeakRSSMiB > 0 {
+		rss = strconv.FormatFloat(res.PeakRSSMiB, 'f', 1, 64) + " MiB"
+	}
+	return []string{
+		res.Scenario,
+		strconv.FormatFloat(res.PerSec, 'f', 1, 64) + " " + res.Unit,
+		latencyCell(res.P50Ms),
+		latencyCell(res.P99Ms),
+		latencyCell(res.MaxMs),
+		formatTimes(res.RatioPgbench),
+		formatTimes(res.RatioFloor),
+		formatTimes(res.Ratio),
+		rss,
+	}
+}
+
+// formatTimes prints a ratio as a plain number (0.48), or "-" when there is none.
+func formatTimes(r float64) string {
+	switch {
+	case r <= 0:
+		return "-"
+	case r < 0.1:
+		return strconv.FormatFloat(r, 'f', 3, 64)
+	default:
+		return strconv.FormatFloat(r, 'f', 2, 64)
+	}
+}
+
+// rssLine sums up the servers' memory peaks, or "" when none was measured.
+func (r *Report) rssLine() string {
+	if len(r.RSS) == 0 {
+		return ""
+	}
+	parts := make([]string, len(r.RSS))
+	for i, p := range r.RSS {
+		parts[i] = fmt.Sprintf("%s %.1f MiB (VmHWM %.1f MiB, %.1f MiB when ready)", p.Process, p.PeakMiB, p.HWMMiB, p.StartMiB)
+	}
+	return "peak RSS (sampled every 100 ms): " + strings.Join(parts, ", ")
+}
 
 // formatMs prints milliseconds with precision that suits their size: 0.123 ms, 12.3 ms, 1234 ms.
 func formatMs(ms float64) string {
@@ -150,6 +269,14 @@ func formatMs(ms float64) string {
 	default:
 		return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
 	}
+}
+
+// latencyCell is formatMs, or "-" for a latency that was not measured.
+func latencyCell(ms float64) string {
+	if ms <= 0 {
+		return "-"
+	}
+	return formatMs(ms)
 }
 
 // formatRatio prints a ratio to the ceiling as a percentage, or "-" when there is none.
@@ -204,19 +331,44 @@ func (r *Report) writeTable(w io.Writer) error {
 	return tw.Flush()
 }
 
+// writeRatios prints the ratio table as aligned text, then the memory peaks.
+func (r *Report) writeRatios(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(ratioHeader, "\t"))
+	for _, res := range r.Results {
+		fmt.Fprintln(tw, strings.Join(res.ratioRow(), "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if line := r.rssLine(); line != "" {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, line)
+	}
+	return nil
+}
+
 // markdown renders the results as a Markdown table with the machine facts and notes.
 func (r *Report) markdown() string {
 	var b strings.Builder
 	b.WriteString("# Load benchmark results\n\n")
 	b.WriteString(r.machineLine() + "\n\n")
-	b.WriteString("| " + strings.Join(header, " | ") + " |\n")
-	b.WriteString("|" + strings.Repeat(" --- |", len(header)) + "\n")
-	for _, res := range r.Results {
-		cells := res.row()
-		for i, c := range cells {
-			cells[i] = strings.ReplaceAll(c, "|", `\|`)
+	table := func(head []string, row func(Result) []string) {
+		b.WriteString("| " + strings.Join(head, " | ") + " |\n")
+		b.WriteString("|" + strings.Repeat(" --- |", len(head)) + "\n")
+		for _, res := range r.Results {
+			cells := row(res)
+			for i, c := range cells {
+				cells[i] = strings.ReplaceAll(c, "|", `\|`)
+			}
+			b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
 		}
-		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+	}
+	table(header, Result.row)
+	b.WriteString("\n")
+	table(ratioHeader, Result.ratioRow)
+	if line := r.rssLine(); line != "" {
+		b.WriteString("\n" + line + "\n")
 	}
 	var notes []string
 	for _, res := range r.Results {

@@ -157,3 +157,71 @@ func TestRowCPUColumns(t *testing.T) {
 	res.CPU = nil
 	assert.Equal(t, []string{"-", "-"}, res.row()[7:])
 }
+
+func TestFillRatiosToPgbenchAndFloor(t *testing.T) {
+	r := &Report{Results: []Result{
+		{Scenario: pgbenchName, Unit: "tx/s", PerSec: 8000},
+		{Scenario: ceilingName, Unit: "req/s", PerSec: 40000},
+		{Scenario: "floor-balance", Unit: "req/s", PerSec: 6000},
+		{Scenario: "balance", Unit: "req/s", PerSec: 4000},
+		{Scenario: "list", Unit: "req/s", PerSec: 1600},
+		{Scenario: "drain", Unit: "orders/s", PerSec: 1000},
+		{Scenario: "processed-latency", Unit: "orders/s", PerSec: 6, LatencyOnly: true},
+		{Scenario: pgbenchEndName, Unit: "tx/s", PerSec: 10000},
+		{Scenario: "floor-upload", Failed: "interrupted"},
+		{Scenario: "upload", Unit: "req/s", PerSec: 2000},
+	}}
+	r.fillRatios()
+	byName := map[string]Result{}
+	for _, res := range r.Results {
+		byName[res.Scenario] = res
+	}
+	assert.InDelta(t, 0.8, byName[pgbenchName].RatioPgbench, 1e-9, "to the better pgbench run")
+	assert.InDelta(t, 1.0, byName[pgbenchEndName].RatioPgbench, 1e-9)
+	assert.InDelta(t, 0.4, byName["balance"].RatioPgbench, 1e-9)
+	assert.InDelta(t, 4000.0/6000, byName["balance"].RatioFloor, 1e-9)
+	assert.Equal(t, "floor-balance", byName["balance"].Floor)
+	assert.InDelta(t, 0.1, byName["balance"].Ratio, 1e-9)
+	assert.InDelta(t, 0.16, byName["list"].RatioPgbench, 1e-9)
+	assert.Zero(t, byName["list"].RatioFloor, "no floor-list measured")
+	assert.Zero(t, byName["upload"].RatioFloor, "a failed floor gives no ratio")
+	assert.Empty(t, byName["upload"].Floor)
+	assert.Zero(t, byName["drain"].RatioPgbench, "orders/s are no transactions")
+	assert.InDelta(t, 0.025, byName["drain"].Ratio, 1e-9, "the ceiling ratio stays for every row")
+	pl := byName["processed-latency"]
+	assert.Zero(t, pl.Ratio+pl.RatioPgbench+pl.RatioFloor, "a latency scenario gets no ratios")
+
+	noPgbench := &Report{Results: []Result{{Scenario: "balance", Unit: "req/s", PerSec: 10}}}
+	noPgbench.fillRatios()
+	assert.Zero(t, noPgbench.Results[0].RatioPgbench)
+}
+
+func TestRatioRow(t *testing.T) {
+	res := Result{
+		Scenario: "balance", Unit: "req/s", PerSec: 3904.2, P50Ms: 3.04, P99Ms: 25, MaxMs: 130.2,
+		RatioPgbench: 0.48, RatioFloor: 0.6857, Ratio: 0.0873, PeakRSSMiB: 131.04,
+	}
+	assert.Equal(t, []string{
+		"balance", "3904.2 req/s", "3.0 ms", "25.0 ms", "130 ms", "0.48", "0.69", "0.087", "131.0 MiB",
+	}, res.ratioRow())
+	assert.Equal(t, []string{"pgbench", "8000.0 tx/s", "-", "-", "-", "1.00", "-", "-", "-"},
+		Result{Scenario: "pgbench", Unit: "tx/s", PerSec: 8000, RatioPgbench: 1}.ratioRow())
+	assert.Equal(t, "failed: x", Result{Scenario: "list", Failed: "x"}.ratioRow()[1])
+	require.Len(t, res.ratioRow(), len(ratioHeader))
+}
+
+func TestWriteRatiosAndMarkdownCarryBothTables(t *testing.T) {
+	r := sampleReport()
+	r.RSS = []RSSPeak{{Process: "gophermart", StartMiB: 40.5, PeakMiB: 131.2, HWMMiB: 133.9, Samples: 900}}
+	r.fillRatios()
+	var buf bytes.Buffer
+	require.NoError(t, r.writeRatios(&buf))
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	require.Len(t, lines, 1+len(r.Results)+2, "header, rows, blank line, memory line")
+	assert.Contains(t, lines[0], "× pgbench -S")
+	assert.Equal(t, "peak RSS (sampled every 100 ms): gophermart 131.2 MiB (VmHWM 133.9 MiB, 40.5 MiB when ready)", lines[len(lines)-1])
+	md := r.markdown()
+	assert.Contains(t, md, "| scenario | throughput | p50 | p99 | max | × pgbench -S | × floor | × ceiling | peak RSS |")
+	assert.Contains(t, md, "| scenario | throughput | p50 | p99 | ok | errors | ratio | server CPU/op | busy cores |")
+	assert.Contains(t, md, "gophermart 131.2 MiB")
+}

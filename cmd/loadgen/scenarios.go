@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -22,17 +23,61 @@ type bench struct {
 	c     *http.Client
 	gm    string // gophermart base URL
 	acc   string // accrual base URL
+	pprof string // pprof base URL of the gophermart under load; "" when not profiling
 	runID string // distinguishes this run's logins
 	nums  *numbers
 	win   window
-	// cpu samples the CPU times of the server under load (gophermart, or the ceiling server while it
-	// runs), the accrual service and the database's backends.
+	// cpu samples the CPU times of the server under load (gophermart, or the ceiling or floor server
+	// while it runs), the accrual service and the database's backends.
 	cpu sampler
+	// rss samples the memory of the server under load.
+	rss *rssWatch
+
+	tmp             string            // the run's temporary directory
+	self            string            // this program, for the ceiling and floor servers
+	gmBin, accBin   string            // the binaries under test
+	floorEnv        map[string]string // the floor server's database and secret
+	workerTokens    []string          // one user per worker, one credited order each: balance, upload
+	listerTokens    []string          // one user per worker, listOrders orders each: list
+	rssPeaks        []RSSPeak         // of the gophermart instances of single scenarios
+	stopErrs        []error           // servers of single scenarios that did not exit cleanly
+	processedOrders map[string]bool   // the orders processed-latency measured
 }
 
-// load runs one closed-loop scenario with the run's concurrency and window.
+// target is the server a scenario loads, with what samples it.
+type target struct {
+	gm, acc, pprof string
+	cpu            sampler
+	rss            *rssWatch
+}
+
+// use makes t the server under load and returns the function that restores the previous one.
+func (b *bench) use(t target) (restore func()) {
+	saved := target{gm: b.gm, acc: b.acc, pprof: b.pprof, cpu: b.cpu, rss: b.rss}
+	b.gm, b.acc, b.pprof, b.cpu, b.rss = t.gm, t.acc, t.pprof, t.cpu, t.rss
+	return func() { b.gm, b.acc, b.pprof, b.cpu, b.rss = saved.gm, saved.acc, saved.pprof, saved.cpu, saved.rss }
+}
+
+// load runs one closed-loop scenario with the run's concurrency and window, taking a CPU profile
+// of its window when profiling.
 func (b *bench) load(ctx context.Context, name string, expect []int, fn op) Result {
-	return runLoad(ctx, name, b.cfg.concurrency, b.win, expect, fn, b.cpu.sample)
+	wait := b.startProfile(ctx, name)
+	res := runLoad(ctx, name, b.cfg.concurrency, b.win, expect, fn, b.cpu.sample)
+	if err := wait(); err != nil && res.Failed == "" {
+		res.Note = joinNotes(res.Note, err.Error())
+	}
+	return res
+}
+
+// joinNotes joins the non-empty notes with "; ".
+func joinNotes(notes ...string) string {
+	var out []string
+	for _, n := range notes {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // get is a load op for a GET with the given Authorization value.
@@ -231,22 +276,33 @@ func (b *bench) loginLoad(ctx context.Context) Result {
 
 // uploadLoad uploads fresh Luhn-valid numbers, unknown to the accrual service, one user per worker.
 func (b *bench) uploadLoad(ctx context.Context, tokens []string) Result {
-	res := b.load(ctx, "upload", []int{http.StatusAccepted}, func(ctx context.Context, w int) (int, error) {
+	return b.load(ctx, "upload", []int{http.StatusAccepted}, b.uploadOp(tokens))
+}
+
+// uploadOp is a load op uploading a fresh number for worker w's user.
+func (b *bench) uploadOp(tokens []string) op {
+	return func(ctx context.Context, w int) (int, error) {
 		return b.upload(ctx, tokens[w], b.nums.next())
-	})
+	}
+}
+
+// listOrders is how many orders each user of the list scenario has.
+const listOrders = 50
+
+// listLoad lists orders, one user per worker, each with listOrders PROCESSED orders, as a client
+// that accepts gzip (the answer is about 5 KB of JSON, 1 KB gzipped).
+func (b *bench) listLoad(ctx context.Context, tokens []string) Result {
+	res := b.load(ctx, "list", []int{http.StatusOK}, b.getGzip("/api/user/orders", tokens))
+	res.Note = joinNotes(fmt.Sprintf("%d users x %d PROCESSED orders, Accept-Encoding: gzip", len(tokens), listOrders), res.Note)
 	return res
 }
 
-// listLoad lists the orders of a user with 100 PROCESSED orders.
-func (b *bench) listLoad(ctx context.Context) Result {
-	tokens, err := b.users(ctx, "list", 1)
-	if err != nil {
-		return failed("list", err)
+// getGzip is a load op for a GET of path by worker w's user, accepting gzip.
+func (b *bench) getGzip(path string, tokens []string) op {
+	return func(ctx context.Context, w int) (int, error) {
+		r, err := do(ctx, b.c, request{method: http.MethodGet, url: b.gm + path, token: tokens[w], gzip: true}, false)
+		return r.status, err
 	}
-	if err := b.credited(ctx, tokens[0], 100, 1000); err != nil {
-		return failed("list", err)
-	}
-	return b.load(ctx, "list", []int{http.StatusOK}, b.get(b.gm+"/api/user/orders", tokens[0]))
 }
 
 // balanceLoad reads balances, one user per worker.
@@ -255,6 +311,65 @@ func (b *bench) balanceLoad(ctx context.Context, tokens []string) Result {
 		r, err := do(ctx, b.c, request{method: http.MethodGet, url: b.gm + "/api/user/balance", token: tokens[w]}, false)
 		return r.status, err
 	})
+}
+
+// workers returns the users of balance and upload, one per worker, registering them and crediting
+// each with one order the first time, so that a balance read finds a row.
+func (b *bench) workers(ctx context.Context) ([]string, error) {
+	if b.workerTokens == nil {
+		tokens, err := b.creditedUsers(ctx, "worker", b.cfg.concurrency, 1)
+		if err != nil {
+			return nil, err
+		}
+		b.workerTokens = tokens
+	}
+	return b.workerTokens, nil
+}
+
+// listers returns the users of list, one per worker, each with listOrders PROCESSED orders.
+func (b *bench) listers(ctx context.Context) ([]string, error) {
+	if b.listerTokens == nil {
+		tokens, err := b.creditedUsers(ctx, "list", b.cfg.concurrency, listOrders)
+		if err != nil {
+			return nil, err
+		}
+		b.listerTokens = tokens
+	}
+	return b.listerTokens, nil
+}
+
+// creditedUsers registers n users and gives each perUser orders PROCESSED and credited: the
+// purchases are registered in the accrual service and computed before the uploads, so every order
+// is PROCESSED at the first ask.
+func (b *bench) creditedUsers(ctx context.Context, prefix string, n, perUser int) ([]string, error) {
+	tokens, err := b.users(ctx, prefix, n)
+	if err != nil {
+		return nil, err
+	}
+	nums := make([]string, n*perUser)
+	for i := range nums {
+		nums[i] = b.nums.next()
+	}
+	if err := parallel(ctx, b.cfg.concurrency, len(nums), func(ctx context.Context, i int) error {
+		return b.registerPurchase(ctx, nums[i], 1000)
+	}); err != nil {
+		return nil, err
+	}
+	if err := b.waitAccrual(ctx, nums); err != nil {
+		return nil, err
+	}
+	if err := parallel(ctx, b.cfg.concurrency, len(nums), func(ctx context.Context, i int) error {
+		status, err := b.upload(ctx, tokens[i/perUser], nums[i])
+		return expectStatus("upload "+nums[i], status, err, http.StatusAccepted)
+	}); err != nil {
+		return nil, err
+	}
+	for _, t := range tokens {
+		if err := b.waitProcessed(ctx, t, perUser); err != nil {
+			return nil, err
+		}
+	}
+	return tokens, nil
 }
 
 // withdrawLoad has every worker withdraw 1 point at a time, each time for a new order number, from
@@ -394,7 +509,7 @@ func (b *bench) drain(ctx context.Context, name string, accrualFirst bool) Resul
 	elapsed := out.last.Sub(begin)
 	res := Result{
 		Scenario: name, Unit: "orders/s", Count: s.count, Seconds: elapsed.Seconds(),
-		PerSec: float64(s.count) / elapsed.Seconds(), P50Ms: ms(s.p50), P99Ms: ms(s.p99),
+		PerSec: float64(s.count) / elapsed.Seconds(), P50Ms: ms(s.p50), P99Ms: ms(s.p99), MaxMs: ms(s.max),
 		Errors: n - s.count, ErrorKinds: uploadErrs.snapshot(),
 		Note: fmt.Sprintf("%d orders%s; uploads took %.2f s, all PROCESSED %.2f s after the first upload "+
 			"(poll every %s); p50/p99: upload start to PROCESSED seen",

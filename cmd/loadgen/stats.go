@@ -27,12 +27,16 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 
 // summary is what a scenario reports about its latencies.
 type summary struct {
-	count    int
-	p50, p99 time.Duration
+	count         int
+	p50, p99, max time.Duration
 }
 
-// summarize sorts samples in place and returns their count, p50 and p99.
+// summarize sorts samples in place and returns their count, p50, p99 and maximum.
 func summarize(samples []time.Duration) summary {
 	slices.Sort(samples)
-	return summary{count: len(samples), p50: percentile(samples, 50), p99: percentile(samples, 99)}
+	s := summary{count: len(samples), p50: percentile(samples, 50), p99: percentile(samples, 99)}
+	if len(samples) > 0 {
+		s.max = samples[len(samples)-1]
+	}
+	return s
 }

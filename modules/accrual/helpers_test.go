@@ -44,7 +44,9 @@ func testConfig() Config {
 	}
 }
 
-// sqliteDB is a fresh, migrated SQLite database for the shared rate-limit state.
+// sqliteDB is a fresh, migrated SQLite database for the shared rate-limit state. Each synctest
+// bubble needs its own: gorm caches the schemas it parsed per database, guarded by channels, and a
+// channel made inside a bubble belongs to it.
 func sqliteDB(t *testing.T) *db.DB {
 	t.Helper()
 	return dbtest.Migrated(t, dbtest.Open(t, "sqlite"))

@@ -34,7 +34,8 @@ const maxHistory = 10_000
 // its limit N, holding two rules at once:
 //
 //   - never more than N sends in any window, counting the sends made before N was known (the burst
-//     that earned the 429): a server counting fixed windows and one counting sliding windows are
+//     that earned the 429; as the burst may have come from sibling instances too, a 429 counts the
+//     whole window as spent): a server counting fixed windows and one counting sliding windows are
 //     both satisfied;
 //   - sends paced evenly, N per window, with golang.org/x/time/rate: an order uploaded mid-window
 //     waits a pacing interval, not until the next window, and one user's backlog cannot spend a
@@ -265,10 +266,17 @@ func (l *limiter) refresh(ctx context.Context) error {
 // rateLimited closes the gate for this instance and, through the database, for its siblings; it
 // reports whether the pause got longer (a 429 answered to several requests at once extends it once).
 func (l *limiter) rateLimited(ctx context.Context, rl *RateLimitedError) (bool, error) {
-	until := time.Now().Add(rl.RetryAfter)
+	now := time.Now()
+	until := now.Add(rl.RetryAfter)
 	before, _ := l.snapshot()
 	l.adopt(until, rl.Limit)
+	if rl.Limit > 0 {
+		l.spendWindow(now)
+	}
 	err := l.state.pause(ctx, until, rl.Limit)
+	if err == nil && rl.Limit > 0 {
+		err = l.state.fillSends(ctx, rl.Limit, l.window, now)
+	}
 	if err == nil {
 		l.mu.Lock()
 		if until.After(l.stored) {
@@ -277,6 +285,18 @@ func (l *limiter) rateLimited(ctx context.Context, rl *RateLimitedError) (bool, 
 		l.mu.Unlock()
 	}
 	return until.After(before), err
+}
+
+// spendWindow records the current window as spent, here: a 429 naming N says the accrual system
+// counted N requests in it, maybe from sibling instances too, so sends made here are topped up with
+// sends at now until N are within the window.
+func (l *limiter) spendWindow(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pruneLocked(now)
+	for len(l.sends) < min(l.limit, maxHistory) {
+		l.sends = append(l.sends, now)
+	}
 }
 
 // reserveShared takes one of the N send slots per window shared by every instance, inside the

@@ -1,6 +1,16 @@
-// Package accrual integrates the accrual system: an HTTP client for it and a worker pool that moves
-// every accepted order to a final status, crediting PROCESSED ones exactly once, while honouring the
-// accrual system's rate limit across the pool and across instances.
+// Package accrual integrates the accrual system: an HTTP client for it and a worker that moves every
+// accepted order to a final status, crediting PROCESSED ones exactly once, fair to every user and
+// within the accrual system's rate limit across the pool and across instances. One file per job:
+//
+//	client.go    one HTTP ask: no redirects, one deadline, a body cap, a strict decoder
+//	dispatch.go  who picks the next order, and when to claim
+//	pool.go      a worker per order, and the slow lane for slow answers
+//	ask.go       one order's ask with its retries
+//	limit.go     what happens on a 429: the shared pause and the pacing
+//	settle.go    an outcome to a status, a credit or a backoff
+//	lease.go     who holds which order, and giving everything back at stop
+//	state.go     what instances share through the database
+//	worker.go    the parts put together, Start and Stop
 package accrual
 
 import (

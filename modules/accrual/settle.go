@@ -23,6 +23,8 @@ type settler struct {
 	log    *slog.Logger
 	// due is told when an order was given back, with when it is due again.
 	due func(at time.Time)
+	// paced reports whether the accrual system's rate limit is known.
+	paced func() bool
 }
 
 // record applies o to c's order. ctx bounds the database work; when it ends (Stop gave up waiting),
@@ -63,7 +65,7 @@ func (s *settler) answer(ctx context.Context, c claim, res Result) {
 		if job.Processing {
 			a = job.Attempts + 1
 		}
-		s.requeue(ctx, c, true, a, time.Now().Add(s.backoff(a, 1.5)))
+		s.requeue(ctx, c, true, a, time.Now().Add(s.repoll(a)))
 	case StatusInvalid:
 		changed, err := s.orders.MarkInvalid(ctx, job.Number)
 		if err != nil {
@@ -134,6 +136,24 @@ func (s *settler) requeue(ctx context.Context, c claim, processing bool, attempt
 	if !ok {
 		s.log.WarnContext(ctx, "order lease lost before its answer was recorded", "order", string(job.Number))
 	}
+}
+
+// quickRepoll is how often an order the accrual system is calculating is asked about while the
+// accrual system has not limited the rate, for its first quickRepolls asks: it shows PROCESSED
+// within about quickRepoll of being done. Once a limit is known, asks follow the growing backoff, so
+// a rate-limited accrual system gets no more requests for it.
+const (
+	quickRepoll  = 100 * time.Millisecond
+	quickRepolls = 20
+)
+
+// repoll is the delay before asking again about an order the accrual system is calculating, a being
+// the asks since it said so.
+func (s *settler) repoll(a int) time.Duration {
+	if !s.paced() && a < quickRepolls {
+		return min(quickRepoll, s.cfg.MinBackoff)
+	}
+	return s.backoff(a, 1.5)
 }
 
 // backoff is MinBackoff grown by factor per step, capped by MaxBackoff, less up to 10 % of jitter so

@@ -108,3 +108,50 @@ func ClearPause(ctx context.Context, d *db.DB) (time.Time, error) {
 	}
 	return until, nil
 }
+
+// sendRow is one send slot of gm_accrual_sends.
+type sendRow struct {
+	ID     string    `gorm:"column:id"`
+	SentAt time.Time `gorm:"column:sent_at"`
+}
+
+func (sendRow) TableName() string { return "gm_accrual_sends" }
+
+// maxFill bounds the slots fillSends records at once.
+const maxFill = 10_000
+
+// fillSends records the window as spent: after a 429 the accrual system has counted limit requests
+// in its current window, sent by every instance before any knew the limit (those sends took no
+// slot), so slots are added at now until limit are recorded within the window, and no instance
+// sends again before they leave it.
+func (s *stateStore) fillSends(ctx context.Context, limit int, window time.Duration, now time.Time) error {
+	now = now.UTC().Truncate(time.Microsecond)
+	err := s.db.InTx(ctx, func(ctx context.Context) error {
+		conn := s.db.Conn(ctx)
+		if s.db.Dialect() == db.Postgres {
+			var names []string
+			if err := conn.Raw("SELECT name FROM gm_accrual_state WHERE name = ? FOR UPDATE", stateName).
+				Scan(&names).Error; err != nil {
+				return err
+			}
+		}
+		var recorded int64
+		if err := conn.Raw("SELECT count(*) FROM gm_accrual_sends WHERE sent_at > ?", now.Add(-window)).
+			Scan(&recorded).Error; err != nil {
+			return err
+		}
+		missing := min(int64(limit), maxFill) - recorded
+		if missing <= 0 {
+			return nil
+		}
+		rows := make([]sendRow, missing)
+		for i := range rows {
+			rows[i] = sendRow{ID: uuid.NewString(), SentAt: now}
+		}
+		return conn.CreateInBatches(rows, 500).Error
+	})
+	if err != nil {
+		return fmt.Errorf("record the accrual system's window as spent: %w", err)
+	}
+	return nil
+}

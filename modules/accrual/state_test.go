@@ -115,3 +115,30 @@ func TestStateStoreSendSlotsUnderConcurrency(t *testing.T) {
 		})
 	}
 }
+
+// fillSends tops the window up to the limit, and only up to it: every instance then finds the
+// window spent, and a second fill adds nothing.
+func TestStateStoreFillsTheWindow(t *testing.T) {
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := open(t)
+			ctx := context.Background()
+			s := &stateStore{db: d}
+			now := time.Now().UTC()
+			for range 2 {
+				wait, err := s.reserveSend(ctx, 5, time.Minute, now)
+				require.NoError(t, err)
+				require.Zero(t, wait)
+			}
+			require.NoError(t, s.fillSends(ctx, 5, time.Minute, now))
+			require.NoError(t, s.fillSends(ctx, 5, time.Minute, now))
+			var n int64
+			require.NoError(t, d.Conn(ctx).Raw("SELECT count(*) FROM gm_accrual_sends").Scan(&n).Error)
+			assert.Equal(t, int64(5), n)
+			wait, err := s.reserveSend(ctx, 5, time.Minute, now.Add(time.Second))
+			require.NoError(t, err)
+			assert.Equal(t, 59*time.Second, wait, "spent until the window has passed")
+		})
+	}
+}

@@ -68,7 +68,7 @@ func NewWorker(d Deps) *Worker {
 	}
 	w.settle = &settler{
 		cfg: cfg, orders: d.Orders, ledger: d.Ledger, tx: d.Tx, leases: w.leases, stats: &w.stats, log: d.Log,
-		due: w.dispatch.due,
+		due: w.dispatch.due, paced: w.limit.paced,
 	}
 	return w
 }

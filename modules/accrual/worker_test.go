@@ -238,3 +238,44 @@ func TestWorkerStopReleasesEveryClaimDespiteAnError(t *testing.T) {
 		assert.Less(t, len(left), 8)
 	})
 }
+
+// An order the accrual system calculates for 500 ms shows PROCESSED within 100 ms of being done while
+// the accrual system limits nothing; once it has told a limit, the order is asked about on the
+// growing backoff instead, so a rate-limited accrual system gets no more requests for it (3 asks: at
+// 0, ~250 and ~600 ms).
+func TestWorkerRepollsQuicklyUnlessRateLimited(t *testing.T) {
+	for _, limited := range []bool{false, true} {
+		t.Run(map[bool]string{false: "unlimited", true: "rate limited"}[limited], func(t *testing.T) {
+			d := sqliteDB(t)
+			synctest.Test(t, func(t *testing.T) {
+				q := newFakeQueue()
+				n := q.add("u1", 1)[0]
+				var first time.Time
+				c := newFakeClient(time.Second, func(ordernum.Number, int) answer {
+					if first.IsZero() {
+						first = time.Now()
+					}
+					if time.Since(first) < 500*time.Millisecond {
+						return answer{result: Result{Status: StatusProcessing}}
+					}
+					return processedAnswer(100)
+				})
+				w := newTestWorker(t, d, testConfig(), q, c)
+				if limited {
+					w.limit.adopt(time.Time{}, 6000) // known, and far above what one order needs
+				}
+				start := time.Now()
+				stop := w.start(t)
+				waitUntil(t, 5*time.Second, "the order processed", func() bool { return q.status(n) == "PROCESSED" })
+				took := time.Since(start)
+				stop()
+				if !limited {
+					// Asked every 100 ms: PROCESSED at 500 ms, where the backoff alone gets there at 560-625.
+					assert.LessOrEqual(t, took, 550*time.Millisecond, "PROCESSED within 100 ms of being done")
+					return
+				}
+				assert.Equal(t, 3, c.callsOf(n), "the backoff's asks, no more")
+			})
+		})
+	}
+}
