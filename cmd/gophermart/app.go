@@ -80,13 +80,19 @@ func serveOptions(cfg *config.Config) fx.Option {
 		accrualSystem(cfg),
 		fx.Invoke(func(*accrual.Worker) {}),
 		metrics.Module,
+		fx.Supply(web.MetricsNamespace(metricsNamespace)),
 		fx.Invoke(registerMetrics),
 	)
 }
 
-// registerMetrics adds the accrual worker's and the database pool's metrics to /metrics.
+// metricsNamespace starts the name of every metric of the service (gophermart_http_requests_total,
+// gophermart_accrual_requests_total, …), except the standard go_ and process_ collectors'.
+const metricsNamespace = "gophermart"
+
+// registerMetrics adds the accrual worker's and the database pool's metrics to /metrics. The pool's
+// collector has fixed go_sql_* names; its db_name label says whose pool it is.
 func registerMetrics(reg *prometheus.Registry, w *accrual.Worker, o accrual.Orders, d *db.DB) {
-	reg.MustRegister(accrual.NewCollector(w, o), collectors.NewDBStatsCollector(d.SQL(), "gophermart"))
+	reg.MustRegister(accrual.NewCollector(w, o), collectors.NewDBStatsCollector(d.SQL(), metricsNamespace))
 }
 
 // builtinPrefix is where the built-in accrual service is mounted on gophermart's own server.

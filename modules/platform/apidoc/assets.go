@@ -60,7 +60,7 @@ var assets = sync.OnceValue(func() map[string]*asset {
 func gzipBytes(b []byte) []byte {
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // the level is valid: no error
-	_, _ = zw.Write(b)                                      // writes to a bytes.Buffer do not fail
+	_, _ = zw.Write(b)                                       // writes to a bytes.Buffer do not fail
 	_ = zw.Close()
 	return buf.Bytes()
 }

@@ -28,6 +28,8 @@ type Server struct {
 	addr    atomic.Value // string: the bound address, set once listening
 	done    chan struct{}
 	metrics *prometheus.Registry
+	// namespace prefixes the metrics' names (WithMetrics).
+	namespace string
 }
 
 // NewServer builds the fiber app: middleware, health checks, then every module's public routes and,
@@ -48,7 +50,7 @@ func NewServer(cfg Config, log *slog.Logger, auth Authenticator, ready Pinger, r
 		ReadBufferSize: 8192,
 	})
 	if s.metrics != nil {
-		s.app.Use(httpMetrics(s.metrics, s.handleError))
+		s.app.Use(httpMetrics(s.metrics, s.namespace, s.handleError))
 		s.app.Get("/metrics", metricsHandler(s.metrics))
 	}
 	s.app.Use(requestID, deadline(cfg.WriteTimeout), recover.New(recover.Config{EnableStackTrace: false}), Inflate(cfg.MaxInflated))
