@@ -89,10 +89,11 @@ func TestDocsPageInABrowser(t *testing.T) {
 	}
 }
 
-// findChromium returns the path of a Chromium binary, or skips the test (fails it under CI).
+// findChromium returns the path of a Chromium (or Chrome) binary, or skips the test (fails it
+// under CI).
 func findChromium(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "/usr/bin/chromium"} {
+	for _, name := range []string{"chromium", "chromium-browser", "/usr/bin/chromium", "google-chrome", "google-chrome-stable"} {
 		if path, err := exec.LookPath(name); err == nil {
 			return path
 		}
