@@ -15,8 +15,8 @@ import (
 type Option func(*Server)
 
 // MetricsNamespace is the first part of the names of the server's metrics: "gophermart" gives
-// gophermart_http_requests_total. Each binary names its own, so that one Prometheus telling services
-// apart by name never mixes them up.
+// gophermart_http_requests_total. Each binary supplies its own, so that dashboards and alerts never
+// mix up two services' requests.
 type MetricsNamespace string
 
 // WithMetrics records request counts and latencies per route on reg, named under namespace, and

@@ -42,6 +42,8 @@ func DefaultConfig() Config {
 }
 
 // Module provides the *Server, built from every module's Routes, and serves it while the app runs.
+// When the graph holds a *prometheus.Registry, the server also records its requests and serves
+// GET /metrics, under the MetricsNamespace the graph must then supply.
 var Module = fx.Module("web",
 	fx.Provide(newServer),
 	fx.Invoke(func(lc fx.Lifecycle, s *Server, sd fx.Shutdowner) {
