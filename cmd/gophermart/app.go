@@ -147,5 +147,6 @@ func builtinURL(bound, configured string) string {
 	return "http://" + addr + builtinPrefix
 }
 
-// apiDocs serves docs/openapi/gophermart.yaml at /openapi.yaml and its HTML rendering at /docs.
+// apiDocs serves docs/openapi/gophermart.yaml at /openapi.yaml and the interactive page at /docs
+// (where / leads).
 func apiDocs() (web.Routes, error) { return apidoc.Routes(openapi.Gophermart) }
