@@ -79,14 +79,20 @@ func serveOptions(cfg *config.Config) fx.Option {
 		accrualSystem(cfg),
 		fx.Invoke(func(*accrual.Worker) {}),
 		metrics.Module,
+		fx.Supply(web.MetricsNamespace(metricsNamespace)),
 		fx.Invoke(registerMetrics),
 		fx.Supply(cfg.Pprof), pprof.Module,
 	)
 }
 
-// registerMetrics adds the accrual worker's and the database pool's metrics to /metrics.
+// metricsNamespace starts the name of every metric of the service (gophermart_http_requests_total,
+// gophermart_accrual_requests_total, …), except the standard go_ and process_ collectors'.
+const metricsNamespace = "gophermart"
+
+// registerMetrics adds the accrual worker's and the database pool's metrics to /metrics. The pool's
+// collector has fixed go_sql_* names; its db_name label says whose pool it is.
 func registerMetrics(reg *prometheus.Registry, w *accrual.Worker, o accrual.Orders, d *db.DB) {
-	reg.MustRegister(accrual.NewCollector(w, o), collectors.NewDBStatsCollector(d.SQL(), "gophermart"))
+	reg.MustRegister(accrual.NewCollector(w, o), collectors.NewDBStatsCollector(d.SQL(), metricsNamespace))
 }
 
 // accrualSystem points the worker at ACCRUAL_SYSTEM_ADDRESS or, when it is empty, runs the accrual
@@ -114,5 +120,6 @@ func accrualSystem(cfg *config.Config) fx.Option {
 	)
 }
 
-// apiDocs serves docs/openapi/gophermart.yaml at /openapi.yaml and its HTML rendering at /docs.
+// apiDocs serves docs/openapi/gophermart.yaml at /openapi.yaml and the interactive page at /docs
+// (where / leads).
 func apiDocs() (web.Routes, error) { return apidoc.Routes(openapi.Gophermart) }
