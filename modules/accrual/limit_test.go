@@ -154,6 +154,10 @@ func TestLimiterSharesThePauseAndItsClearing(t *testing.T) {
 		require.NoError(t, two.sync(ctx))
 		assert.Zero(t, one.snapshotPause(), "cleared here")
 		assert.Zero(t, two.snapshotPause(), "and there")
+		assert.Zero(t, one.delay(), "the window the 429 counted as spent is cleared too")
+		wait, err := two.reserveShared(ctx)
+		require.NoError(t, err)
+		assert.Zero(t, wait, "and so are the shared send slots")
 		_, limit = one.snapshot()
 		assert.Equal(t, 120, limit, "pacing goes on")
 
