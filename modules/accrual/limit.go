@@ -244,11 +244,11 @@ func (l *limiter) sync(ctx context.Context) error {
 		return err
 	}
 	l.mu.Lock()
-	// Cleared by an operator: end the pause and forget the window's sends (ClearPause deleted the
-	// shared ones). A pause longer than the one last stored came from a 429 here that the database
+	// Cleared by an operator: end the pause and forget the window's sends, and the wait for shared
+	// slots (ClearPause deleted them). A pause longer than the one last stored came from a 429 here that the database
 	// may not show yet: it stays.
 	if until.IsZero() && !l.stored.IsZero() && !l.pauseUntil.After(l.stored) {
-		l.pauseUntil = time.Time{}
+		l.pauseUntil, l.notBefore = time.Time{}, time.Time{}
 		l.sends = l.sends[:0]
 	}
 	l.stored = until
