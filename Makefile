@@ -3,7 +3,13 @@ GOLANGCI_VERSION ?= v2.15.0
 GOBIN ?= $(shell go env GOPATH)/bin
 TEST_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: build run test test-pg e2e fuzz bench bench-micro lint fmt cover clean
+.PHONY: help build run test test-pg e2e fuzz bench bench-micro lint fmt cover clean docs-assets
+
+# A bare `make` lists the targets instead of building anything.
+.DEFAULT_GOAL := help
+
+help: ## list the targets with what they do
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z0-9_-]+:[^#]*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## build both binaries into bin/
 	CGO_ENABLED=0 go build -o bin/gophermart ./cmd/gophermart
@@ -34,7 +40,7 @@ lint: ## golangci-lint (installed on first use)
 	@test -x $(GOBIN)/golangci-lint || go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
 	$(GOBIN)/golangci-lint run ./...
 
-fmt:
+fmt: ## format the code with golangci-lint's formatters (gofumpt, goimports)
 	$(GOBIN)/golangci-lint fmt ./...
 
 cover: ## coverage report in coverage.out / coverage.html
@@ -42,5 +48,18 @@ cover: ## coverage report in coverage.out / coverage.html
 	go tool cover -func=coverage.out | tail -n1
 	go tool cover -html=coverage.out -o coverage.html
 
-clean:
+clean: ## remove what the build and coverage targets write
 	rm -rf bin coverage.out coverage.html
+
+APIDOC_ASSETS := modules/platform/apidoc/assets
+SWAGGER_UI_VERSION ?= $(shell cat $(APIDOC_ASSETS)/VERSION)
+
+docs-assets: ## re-fetch Swagger UI (the /docs page) from npm; e.g. SWAGGER_UI_VERSION=5.36.0
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	tgz=$$(npm pack --loglevel=error --pack-destination "$$tmp" swagger-ui-dist@$(SWAGGER_UI_VERSION)) && \
+	tar -xzf "$$tmp/$$tgz" -C "$$tmp" && \
+	for f in swagger-ui-bundle.js swagger-ui.css swagger-ui-bundle.js.LICENSE.txt LICENSE NOTICE; do \
+		cp "$$tmp/package/$$f" $(APIDOC_ASSETS)/ || exit 1; \
+	done && \
+	echo $(SWAGGER_UI_VERSION) > $(APIDOC_ASSETS)/VERSION
+	@echo "swagger-ui-dist $(SWAGGER_UI_VERSION) is in $(APIDOC_ASSETS); check it: go test ./modules/platform/apidoc/"

@@ -13,13 +13,15 @@ import (
 	"github.com/gophermart/gophermart/modules/platform/apidoc"
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/logging"
+	"github.com/gophermart/gophermart/modules/platform/metrics"
 	"github.com/gophermart/gophermart/modules/platform/web"
 )
 
 // dbURI is the configured database URI; empty means in memory.
 type dbURI string
 
-// appOptions is the whole accrual service: logging, its database, the HTTP server and the calculator.
+// appOptions is the whole accrual service: logging, its database, the HTTP server with its
+// metrics, and the calculator.
 func appOptions(cfg *config) fx.Option {
 	httpCfg := web.DefaultConfig()
 	httpCfg.Address = cfg.Address
@@ -33,6 +35,8 @@ func appOptions(cfg *config) fx.Option {
 			func() web.Authenticator { return noUsers{} },
 		),
 		web.Module,
+		metrics.Module,
+		fx.Supply(web.MetricsNamespace("accrual")), // accrual_http_requests_total, …
 		calculator.Module,
 		fx.Provide(web.AsRoutes(func() (web.Routes, error) { return apidoc.Routes(openapi.Accrual) })), // /openapi.yaml, /docs
 		fx.Invoke(func(log *slog.Logger, d *db.DB) {

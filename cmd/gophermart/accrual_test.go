@@ -959,7 +959,7 @@ func (b *logBuffer) records(tb testing.TB) []map[string]any {
 
 // A PROCESSED answer with an impossible accrual (negative, over the maximum) is not a passing failure
 // of the accrual system: it is logged at Error for a human, counted apart (Stats, and the
-// bad_answer outcome of accrual_responses_total), credits nothing, and is asked again with backoff.
+// bad_answer outcome of gophermart_accrual_responses_total), credits nothing, and is asked again with backoff.
 func TestWorkerImpossibleAccrualIsAnErrorRetriedWithBackoff(t *testing.T) {
 	for name, open := range dbtest.Engines(t) {
 		t.Run(name, func(t *testing.T) {
@@ -1024,7 +1024,7 @@ func TestWorkerImpossibleAccrualIsAnErrorRetriedWithBackoff(t *testing.T) {
 			var badAnswers float64
 			found := false
 			for _, mf := range mfs {
-				if mf.GetName() != "accrual_responses_total" {
+				if mf.GetName() != "gophermart_accrual_responses_total" {
 					continue
 				}
 				for _, m := range mf.GetMetric() {
@@ -1033,7 +1033,7 @@ func TestWorkerImpossibleAccrualIsAnErrorRetriedWithBackoff(t *testing.T) {
 					}
 				}
 			}
-			require.True(t, found, "accrual_responses_total{outcome=\"bad_answer\"} exported")
+			require.True(t, found, "gophermart_accrual_responses_total{outcome=\"bad_answer\"} exported")
 			assert.InDelta(t, float64(s.BadAnswers), badAnswers, 0)
 		})
 	}

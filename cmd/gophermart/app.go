@@ -86,15 +86,21 @@ func serveOptions(cfg *config.Config) fx.Option {
 		accrualSystem(cfg),
 		fx.Invoke(func(*accrual.Worker, *balance.Reconciler) {}),
 		metrics.Module,
+		fx.Supply(web.MetricsNamespace(metricsNamespace)),
 		fx.Invoke(registerMetrics),
 		fx.Supply(cfg.Pprof), pprof.Module,
 	)
 }
 
+// metricsNamespace starts the name of every metric of the service (gophermart_http_requests_total,
+// gophermart_accrual_requests_total, …), except the standard go_ and process_ collectors'.
+const metricsNamespace = "gophermart"
+
 // registerMetrics adds the accrual worker's, the ledger reconciliation's and the database pool's
-// metrics to /metrics.
+// metrics to /metrics. The pool's collector has fixed go_sql_* names; its db_name label says whose
+// pool it is.
 func registerMetrics(reg *prometheus.Registry, w *accrual.Worker, o accrual.Orders, r *balance.Reconciler, d *db.DB) {
-	reg.MustRegister(accrual.NewCollector(w, o), r, collectors.NewDBStatsCollector(d.SQL(), "gophermart"))
+	reg.MustRegister(accrual.NewCollector(w, o), r, collectors.NewDBStatsCollector(d.SQL(), metricsNamespace))
 }
 
 // accrualSystem points the worker at ACCRUAL_SYSTEM_ADDRESS or, when it is empty, runs the accrual
@@ -122,5 +128,6 @@ func accrualSystem(cfg *config.Config) fx.Option {
 	)
 }
 
-// apiDocs serves docs/openapi/gophermart.yaml at /openapi.yaml and its HTML rendering at /docs.
+// apiDocs serves docs/openapi/gophermart.yaml at /openapi.yaml and the interactive page at /docs
+// (where / leads).
 func apiDocs() (web.Routes, error) { return apidoc.Routes(openapi.Gophermart) }

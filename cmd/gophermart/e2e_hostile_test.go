@@ -173,7 +173,7 @@ func TestE2EHostileAccrualSystem(t *testing.T) {
 	for {
 		r := api.do(http.MethodGet, "/metrics", "", nil)
 		require.Equal(t, http.StatusOK, r.status)
-		if _, err := fmt.Sscanf(metricLine(string(r.body), "accrual_pause_seconds"), "%g", &pause); err == nil && pause > 0 {
+		if _, err := fmt.Sscanf(metricLine(string(r.body), "gophermart_accrual_pause_seconds"), "%g", &pause); err == nil && pause > 0 {
 			break
 		}
 		require.True(t, time.Now().Before(deadline), "no pause after the 429")

@@ -34,7 +34,7 @@ func newLedgerCmd() *cobra.Command {
 withdrawn = the sum of their withdrawals, and current >= 0. Prints each user who breaks it and
 exits 1 if any does, 0 if the ledger is healthy. It only reads; run it against a live database
 (serve also checks it periodically: GOPHERMART_LEDGER_CHECK_INTERVAL).`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
 			if err != nil {

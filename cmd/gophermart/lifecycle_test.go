@@ -217,13 +217,15 @@ func TestFailureMessages(t *testing.T) {
 	}
 }
 
-// An unknown command or argument is a usage error (exit 2), like an unknown flag.
+// An unknown command or a stray argument is a usage error (exit 2), like an unknown flag.
 func TestUnknownCommandIsUsage(t *testing.T) {
-	cmd := newRootCmd()
-	cmd.SetArgs([]string{"frobnicate"})
-	cmd.SetOut(&strings.Builder{})
-	err := cmd.Execute()
-	require.ErrorIs(t, err, errUsage)
-	_, code := failure(err)
-	assert.Equal(t, exitUsage, code)
+	for _, args := range [][]string{{"frobnicate"}, {"serve", "now"}, {"ledger", "check", "all"}} {
+		cmd := newRootCmd()
+		cmd.SetArgs(args)
+		cmd.SetOut(&strings.Builder{})
+		err := cmd.Execute()
+		require.ErrorIs(t, err, errUsage, "%v", args)
+		_, code := failure(err)
+		assert.Equal(t, exitUsage, code)
+	}
 }

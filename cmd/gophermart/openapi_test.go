@@ -155,9 +155,11 @@ func specFlow(t *testing.T, engine string) {
 		assert.Equal(t, want, r.Status, "%s: %s", what, r.Body)
 	}
 
-	for _, path := range []string{"/healthz", "/readyz", "/metrics", apidoc.SpecPath, apidoc.DocsPath} {
+	for _, path := range []string{"/healthz", "/readyz", "/metrics", apidoc.SpecPath, apidoc.DocsPath, apidoc.AssetsPath + "docs.js"} {
 		status(http.StatusOK, valid(specCall{method: http.MethodGet, path: path}), path)
 	}
+	status(http.StatusFound, valid(specCall{method: http.MethodGet, path: apidoc.RootPath}), "/ leads to the docs")
+	status(http.StatusNotFound, do(specCall{method: http.MethodGet, path: apidoc.AssetsPath + "index.html"}), "no such asset")
 
 	// Accounts.
 	alice := `{"login":"alice","password":"correct horse"}`

@@ -18,7 +18,7 @@ func newServeCmd() *cobra.Command {
 		Long: `Migrate the schema if needed, serve the HTTP API and run the accrual worker until SIGINT or
 SIGTERM; then stop accepting, finish in-flight requests, stop the worker and exit 0. A signal while
 starting (during a long migration, say) cancels the start, stops what had started and exits 0 too.`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
 			if err != nil {

@@ -150,7 +150,29 @@ func TestAccrualAnswersMatchTheDocument(t *testing.T) {
 		for _, path := range []string{"/healthz", "/readyz", apidoc.SpecPath, apidoc.DocsPath} {
 			assert.Equal(t, http.StatusOK, c.DoValid(t, app, request(http.MethodGet, path, "", "")).Status, path)
 		}
+		assert.Equal(t, http.StatusFound, c.DoValid(t, app, request(http.MethodGet, apidoc.RootPath, "", "")).Status)
+		for _, file := range docsAssets(t, openapi.Accrual) {
+			r := c.DoValid(t, app, request(http.MethodGet, apidoc.AssetsPath+file, "", ""))
+			require.Equal(t, http.StatusOK, r.Status, file)
+			req := request(http.MethodGet, apidoc.AssetsPath+file, "", "")
+			req.Header.Set("If-None-Match", r.Header.Get("ETag"))
+			assert.Equal(t, http.StatusNotModified, c.DoValid(t, app, req).Status, file)
+		}
+		assert.Equal(t, http.StatusNotFound, c.Do(t, app, request(http.MethodGet, apidoc.AssetsPath+"index.html", "", "")).Status)
 	})
 
-	c.AssertAllExercised(t)
+	c.AssertAllExercised(t, "GET /metrics") // the accrual binary's own test reads its metrics
+}
+
+// docsAssets lists the files the document says /docs/assets/{file} serves.
+func docsAssets(t *testing.T, spec []byte) []string {
+	t.Helper()
+	op := load(t, spec).Paths.Find("/docs/assets/{file}").Get
+	require.NotNil(t, op)
+	var files []string
+	for _, v := range op.Parameters.GetByInAndName("path", "file").Schema.Value.Enum {
+		files = append(files, v.(string))
+	}
+	require.NotEmpty(t, files)
+	return files
 }

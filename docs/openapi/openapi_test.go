@@ -1,7 +1,6 @@
 package openapi_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -45,16 +44,18 @@ func prop(t *testing.T, s *openapi3.Schema, name string) *openapi3.Schema {
 	return ref.Value
 }
 
-func TestDocumentsAreValidAndRender(t *testing.T) {
+// TestDocumentsAreValid: both documents load (the checks the servers run at startup), every
+// operation has what the docs page shows for it, and errors are problem+json. The one server entry
+// is relative, so that "Try it out" on /docs calls the server the page came from.
+func TestDocumentsAreValid(t *testing.T) {
 	for name, spec := range map[string][]byte{"gophermart": openapi.Gophermart, "accrual": openapi.Accrual} {
 		t.Run(name, func(t *testing.T) {
 			doc := load(t, spec)
 			assert.Equal(t, "3.0.3", doc.OpenAPI)
-			var page bytes.Buffer
-			require.NoError(t, apidoc.Render(&page, doc))
+			require.Len(t, doc.Servers, 1)
+			assert.Equal(t, "/", doc.Servers[0].URL)
 			for path, item := range doc.Paths.Map() {
 				for method, op := range item.Operations() {
-					assert.Contains(t, page.String(), `<span class="path">`+path+`</span>`)
 					assert.NotEmpty(t, op.Summary, "%s %s has no summary", method, path)
 					assert.NotEmpty(t, op.OperationID, "%s %s has no operationId", method, path)
 					assert.NotEmpty(t, op.Tags, "%s %s has no tag", method, path)

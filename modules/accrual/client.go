@@ -218,6 +218,13 @@ func (c *HTTPClient) Order(ctx context.Context, n ordernum.Number) (Result, erro
 		return Result{}, c.failed(ctx, askCtx, n, "read accrual answer about order", err)
 	}
 	if len(body) > maxBody {
+		if resp.StatusCode == http.StatusTooManyRequests {
+			// Still a 429: everyone pauses; the limit, if any, is named near the start.
+			return Result{}, &RateLimitedError{
+				RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now(), c.maxRetryAfter),
+				Limit:      parseLimit(string(body[:maxBody])),
+			}
+		}
 		return Result{}, &ServerError{Status: resp.StatusCode, Detail: fmt.Sprintf("answer body over %d bytes", maxBody)}
 	}
 	switch code := resp.StatusCode; {

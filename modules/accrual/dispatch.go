@@ -103,6 +103,7 @@ func (d *dispatcher) feed(ctx, reqCtx context.Context, backlog <-chan claim, fed
 	for c := range backlog {
 		started := ctx.Err() == nil && d.pool.start(ctx, func(s *slot) {
 			d.waiting.Add(-1)
+			d.pool.signal() // it counted twice, waiting and busy, until now: a round may have seen no room
 			d.work(ctx, reqCtx, c, s)
 		})
 		if !started {

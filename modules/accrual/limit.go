@@ -69,7 +69,8 @@ type holdError struct{ wait time.Duration }
 func (e *holdError) Error() string { return fmt.Sprintf("accrual gate closed for %s", e.wait) }
 
 // ticket is one request let through the gate. cancel, for a request that did not go after all,
-// gives back this ticket's own place (its send time and its pacing reservation), never another's.
+// gives back this ticket's own send time, never another's; the pacing interval it waited for is not
+// given back (the rate limiter restores only reservations whose time has not come).
 type ticket struct {
 	l  *limiter
 	at time.Time
@@ -243,8 +244,12 @@ func (l *limiter) sync(ctx context.Context) error {
 		return err
 	}
 	l.mu.Lock()
-	if until.IsZero() && !l.stored.IsZero() {
-		l.pauseUntil = time.Time{}
+	// Cleared by an operator: end the pause and forget the window's sends, and the wait for shared
+	// slots (ClearPause deleted them). A pause longer than the one last stored came from a 429 here that the database
+	// may not show yet: it stays.
+	if until.IsZero() && !l.stored.IsZero() && !l.pauseUntil.After(l.stored) {
+		l.pauseUntil, l.notBefore = time.Time{}, time.Time{}
+		l.sends = l.sends[:0]
 	}
 	l.stored = until
 	l.mu.Unlock()

@@ -147,6 +147,11 @@ func TestLimiterSharesThePauseAndItsClearing(t *testing.T) {
 		_, limit := two.snapshot()
 		assert.Equal(t, 120, limit, "and the limit")
 
+		wait, err := two.reserveShared(ctx)
+		require.NoError(t, err)
+		require.Positive(t, wait, "the 429 spent the shared window")
+		two.holdUntil(time.Now().Add(wait))
+
 		cleared, err := ClearPause(ctx, d)
 		require.NoError(t, err)
 		assert.True(t, time.Now().Add(90*time.Second).Equal(cleared), "ClearPause says what it cleared: %s", cleared)
@@ -154,6 +159,11 @@ func TestLimiterSharesThePauseAndItsClearing(t *testing.T) {
 		require.NoError(t, two.sync(ctx))
 		assert.Zero(t, one.snapshotPause(), "cleared here")
 		assert.Zero(t, two.snapshotPause(), "and there")
+		assert.Zero(t, one.delay(), "the window the 429 counted as spent is cleared too")
+		assert.Zero(t, two.delay(), "and the wait for shared slots")
+		wait, err = two.reserveShared(ctx)
+		require.NoError(t, err)
+		assert.Zero(t, wait, "and so are the shared send slots")
 		_, limit = one.snapshot()
 		assert.Equal(t, 120, limit, "pacing goes on")
 

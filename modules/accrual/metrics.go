@@ -8,7 +8,8 @@ import (
 )
 
 // Collector exports the worker's counters, the shared 429 pause and the queue length to
-// Prometheus. Values are read at scrape time, so the worker's hot path pays nothing for them.
+// Prometheus, as gophermart_accrual_* and gophermart_orders_pending. Values are read at scrape
+// time, so the worker's hot path pays nothing for them.
 type Collector struct {
 	w         *Worker
 	orders    Orders
@@ -25,15 +26,15 @@ type Collector struct {
 func NewCollector(w *Worker, orders Orders) *Collector {
 	return &Collector{
 		w: w, orders: orders,
-		responses: prometheus.NewDesc("accrual_responses_total",
+		responses: prometheus.NewDesc("gophermart_accrual_responses_total",
 			"Answers of the accrual system by outcome: processed, processing, invalid, not_registered (204), rate_limited (429), failed (5xx, network, unexpected), timeout (no whole answer within the deadline), redirect (3xx, never followed), bad_answer (an impossible accrual: a human must look).",
 			[]string{"outcome"}, nil),
-		requests: prometheus.NewDesc("accrual_requests_total", "Requests sent to the accrual system.", nil, nil),
-		credited: prometheus.NewDesc("accrual_credited_points_total", "Points credited to users by this instance.", nil, nil),
-		requeued: prometheus.NewDesc("accrual_requeued_total", "Orders given back to the queue to be asked again later.", nil, nil),
-		pause: prometheus.NewDesc("accrual_pause_seconds",
+		requests: prometheus.NewDesc("gophermart_accrual_requests_total", "Requests sent to the accrual system.", nil, nil),
+		credited: prometheus.NewDesc("gophermart_accrual_credited_points_total", "Points credited to users by this instance.", nil, nil),
+		requeued: prometheus.NewDesc("gophermart_accrual_requeued_total", "Orders given back to the queue to be asked again later.", nil, nil),
+		pause: prometheus.NewDesc("gophermart_accrual_pause_seconds",
 			"Seconds left of the shared pause imposed by the accrual system's last 429 (0: not paused).", nil, nil),
-		limit: prometheus.NewDesc("accrual_rate_limit_per_minute",
+		limit: prometheus.NewDesc("gophermart_accrual_rate_limit_per_minute",
 			"The accrual system's per-minute limit as last learned from a 429 (0: unknown).", nil, nil),
 		pending: prometheus.NewDesc("gophermart_orders_pending", "Orders not final yet (NEW or PROCESSING).", nil, nil),
 	}

@@ -90,17 +90,24 @@ func (s *stateStore) reserveSend(ctx context.Context, limit int, window time.Dur
 	return 0, nil
 }
 
-// ClearPause ends the pause shared through d at once, for an operator who knows the accrual system
-// is answering again (`gophermart resync`); running instances adopt it within a quarter second. It
-// returns when the cleared pause would have ended, or the zero time when none was in force. The
-// learned limit stays: instances keep pacing themselves to it.
+// ClearPause ends the pause shared through d at once, and the window a 429 counted as spent, for an
+// operator who knows the accrual system is answering again (`gophermart resync`); running instances
+// adopt it within a quarter second. It returns when the cleared pause would have ended, or the zero
+// time when none was in force. The learned limit stays: instances keep pacing themselves to it.
 func ClearPause(ctx context.Context, d *db.DB) (time.Time, error) {
 	s := &stateStore{db: d}
 	until, _, err := s.load(ctx)
 	if err != nil {
 		return time.Time{}, err
 	}
-	if err := d.Conn(ctx).Exec("UPDATE gm_accrual_state SET pause_until = NULL WHERE name = ?", stateName).Error; err != nil {
+	err = d.InTx(ctx, func(ctx context.Context) error {
+		if err := d.Conn(ctx).Exec("UPDATE gm_accrual_state SET pause_until = NULL WHERE name = ?", stateName).Error; err != nil {
+			return err
+		}
+		// The window a 429 counted as spent is cleared too: instances start the window afresh, paced.
+		return d.Conn(ctx).Exec("DELETE FROM gm_accrual_sends").Error
+	})
+	if err != nil {
 		return time.Time{}, fmt.Errorf("clear accrual rate-limit pause: %w", err)
 	}
 	if !until.After(time.Now()) {

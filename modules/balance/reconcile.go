@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,15 +16,15 @@ const maxLoggedViolations = 100
 
 // Reconciler checks the ledger invariant (Service.CheckLedger) every Config.ReconcileInterval
 // while the app runs: each user who breaks it is logged at Error (a human must look), and the gauge
-// gophermart_ledger_violations holds how many did at the last check. The first check comes one
-// interval after start, so a restart does not rescan the database. Every instance checks on its
-// own. It is a prometheus.Collector. Safe for concurrent use.
+// gophermart_ledger_violations holds how many did at the last check (0 until the first; not
+// exported when the check is off). The first check comes one interval after start, so a restart
+// does not rescan the database. Every instance checks on its own. It is a prometheus.Collector.
+// Safe for concurrent use.
 type Reconciler struct {
 	check    func(ctx context.Context) ([]Violation, error)
 	interval time.Duration
 	log      *slog.Logger
 	gauge    prometheus.Gauge
-	checked  atomic.Bool // the gauge holds a result
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -42,7 +41,7 @@ func newReconciler(cfg Config, check func(context.Context) ([]Violation, error),
 		check: check, interval: cfg.ReconcileInterval, log: log,
 		gauge: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "gophermart_ledger_violations",
-			Help: "Users whose balance disagreed with their credits and withdrawals at the last periodic ledger check (absent until the first check).",
+			Help: "Users whose balance disagreed with their credits and withdrawals at the last periodic ledger check (0 until the first).",
 		}),
 	}
 }
@@ -106,7 +105,6 @@ func (r *Reconciler) reconcile(ctx context.Context) {
 		return
 	}
 	r.gauge.Set(float64(len(violations)))
-	r.checked.Store(true)
 	for i, v := range violations {
 		if i == maxLoggedViolations {
 			r.log.ErrorContext(ctx, "ledger invariant broken for more users", "users", len(violations)-i)
@@ -121,9 +119,9 @@ func (r *Reconciler) reconcile(ctx context.Context) {
 // Describe implements prometheus.Collector.
 func (r *Reconciler) Describe(ch chan<- *prometheus.Desc) { r.gauge.Describe(ch) }
 
-// Collect implements prometheus.Collector: nothing before the first check.
+// Collect implements prometheus.Collector: nothing while the check is off.
 func (r *Reconciler) Collect(ch chan<- prometheus.Metric) {
-	if r.checked.Load() {
+	if r.interval > 0 {
 		r.gauge.Collect(ch)
 	}
 }

@@ -48,13 +48,15 @@ type claimRow struct {
 // Claim leases up to limit due orders to owner for lease: an order is due when its next_poll_at has
 // passed and nobody holds a live lease on it. Due orders are picked fairly:
 //
-//   - orders never asked about yet (NEW with no attempt) come before re-polls, so a new upload is
-//     asked at once whatever backlog waits;
-//   - within each of those two classes, users take turns: every user's earliest-due order, then
-//     every user's second, and so on, so one user's thousands of unanswered orders never delay
-//     another user's order by more than one turn.
+//   - users take turns: every user's first order, then every user's second, and so on, so one
+//     user's thousands of unanswered orders delay another user's order by one turn at most;
+//   - a user's turns go first to their orders never asked about yet (NEW with no attempt), then to
+//     their re-polls, earliest due first; within a turn, too, new orders come before re-polls, so
+//     a user's first new upload is asked in the next claim whatever backlog waits.
 //
-// The ranking reads only due rows through the partial index on next_poll_at.
+// The orders of one claim come back in no particular order (a claim is a batch of at most twice
+// the worker pool, started at once). The ranking reads the due rows through the partial index on
+// next_poll_at and sorts them once per claim.
 func (q *Queue) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]queue.Job, error) {
 	if limit <= 0 {
 		return nil, nil

@@ -28,8 +28,12 @@ import (
 )
 
 func init() {
-	// The /docs page is HTML; kin-openapi has no decoder for it. Its schema is a plain string.
-	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+	// The docs page and its files are text kin-openapi has no decoder for: their schemas are plain
+	// strings. The document itself is YAML served as text/yaml.
+	for _, ct := range []string{"text/html", "text/javascript", "text/css"} {
+		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
+	}
+	openapi3filter.RegisterBodyDecoder("text/yaml", openapi3filter.YamlBodyDecoder)
 }
 
 // Checker validates exchanges with a real app against one OpenAPI document and records which

@@ -1,14 +1,18 @@
-// Package apidoc serves a service's OpenAPI document: the YAML itself at GET /openapi.yaml and, at
-// GET /docs, a human-readable HTML page rendered on the server from it (no script, no CDN: the page
-// works offline). The document is parsed and validated once, when the routes are built, so a broken
-// document fails startup instead of a request.
+// Package apidoc serves a service's OpenAPI document: the YAML itself at GET /openapi.yaml (as text,
+// so that a browser shows it instead of downloading it) and, at GET /docs, an interactive page where
+// Swagger UI renders the document and sends any operation to this same server ("Try it out"). The
+// page's scripts and styles are embedded in the binary and served under /docs/assets/, so it needs
+// no CDN and works offline. GET / leads to /docs. The document is parsed and validated once, when
+// the routes are built, so a broken document fails startup instead of a request.
 package apidoc
 
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
+	"html/template"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gofiber/fiber/v2"
@@ -16,21 +20,26 @@ import (
 	"github.com/gophermart/gophermart/modules/platform/web"
 )
 
-// The paths the document is served at.
+// The paths the routes answer at.
 const (
-	SpecPath = "/openapi.yaml"
-	DocsPath = "/docs"
+	RootPath   = "/"
+	SpecPath   = "/openapi.yaml"
+	DocsPath   = "/docs"
+	AssetsPath = "/docs/assets/" // followed by a file name
 )
 
-// The content types of the two answers.
+// The content types of the document and the page. The document is text/yaml: browsers display
+// text/* types, while they download application/yaml whatever Content-Disposition says.
 const (
-	SpecContentType = "application/yaml"
+	SpecContentType = "text/yaml; charset=utf-8"
 	DocsContentType = fiber.MIMETextHTMLCharsetUTF8
 )
 
-// docsCSP lets the page use its inline style sheet and nothing else: it has no script, no image and
-// no form.
-const docsCSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// docsCSP lets the page run and style itself only from this server's own files, fetch only from
+// this server (the document, and the requests "Try it out" sends), and show images only from there
+// or from data: URLs (Swagger UI's icons). No inline script, no CDN, no frame around the page.
+const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // ErrInvalid wraps every reason Load refuses a document.
 var ErrInvalid = errors.New("invalid OpenAPI document")
@@ -40,7 +49,6 @@ var ErrInvalid = errors.New("invalid OpenAPI document")
 func Load(spec []byte) (*openapi3.T, error) {
 	loader := openapi3.NewLoader()
 	loader.IsExternalRefsAllowed = false
-	loader.IncludeOrigin = true // Render lists paths and properties in document order
 	doc, err := loader.LoadFromData(spec)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -51,32 +59,51 @@ func Load(spec []byte) (*openapi3.T, error) {
 	return doc, nil
 }
 
-// Routes validates spec and returns the public routes GET /openapi.yaml (the document as given)
-// and GET /docs (the page rendered from it, once, here). An invalid document is an error, so that
-// the service refuses to start with one.
+//go:embed page.html
+var pageHTML string
+
+var pageTemplate = template.Must(template.New("page").Parse(pageHTML))
+
+// Routes validates spec and returns the public routes GET / (a redirect to /docs), GET
+// /openapi.yaml (the document as given), GET /docs (the page) and GET /docs/assets/{file} (the
+// page's scripts and styles). An invalid document is an error, so that the service refuses to
+// start with one.
 func Routes(spec []byte) (web.Routes, error) {
 	doc, err := Load(spec)
 	if err != nil {
 		return web.Routes{}, err
 	}
+	files := assets()
 	var page bytes.Buffer
-	if err := Render(&page, doc); err != nil {
-		return web.Routes{}, err
+	err = pageTemplate.Execute(&page, map[string]string{
+		"Title":  doc.Info.Title,
+		"Spec":   SpecPath,
+		"CSS":    files[uiCSS].url(uiCSS),
+		"Bundle": files[uiBundle].url(uiBundle),
+		"Init":   files[initJS].url(initJS),
+	})
+	if err != nil {
+		return web.Routes{}, fmt.Errorf("render the docs page: %w", err)
 	}
 	yaml := bytes.Clone(spec)
 	html := page.Bytes()
 	return web.Routes{
 		Public: func(r fiber.Router) {
+			r.Get(RootPath, func(c *fiber.Ctx) error { return c.Redirect(DocsPath, fiber.StatusFound) })
 			r.Get(SpecPath, func(c *fiber.Ctx) error {
 				c.Set(fiber.HeaderContentType, SpecContentType)
+				c.Set(fiber.HeaderContentDisposition, `inline; filename="openapi.yaml"`)
+				c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 				return c.Send(yaml)
 			})
 			r.Get(DocsPath, func(c *fiber.Ctx) error {
 				c.Set(fiber.HeaderContentType, DocsContentType)
 				c.Set(fiber.HeaderContentSecurityPolicy, docsCSP)
 				c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+				c.Set(fiber.HeaderCacheControl, "no-cache") // it names the current assets' versions
 				return c.Send(html)
 			})
+			r.Get(AssetsPath+":file", serveAsset)
 		},
 	}, nil
 }

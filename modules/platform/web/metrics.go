@@ -14,23 +14,33 @@ import (
 // Option adjusts a Server at construction.
 type Option func(*Server)
 
-// WithMetrics records request counts and latencies per route on reg and serves reg at GET /metrics.
-func WithMetrics(reg *prometheus.Registry) Option {
-	return func(s *Server) { s.metrics = reg }
+// MetricsNamespace is the first part of the names of the server's metrics: "gophermart" gives
+// gophermart_http_requests_total. Each binary supplies its own, so that dashboards and alerts never
+// mix up two services' requests.
+type MetricsNamespace string
+
+// WithMetrics records request counts and latencies per route on reg, named under namespace, and
+// serves reg at GET /metrics.
+func WithMetrics(reg *prometheus.Registry, namespace MetricsNamespace) Option {
+	return func(s *Server) { s.metrics, s.namespace = reg, string(namespace) }
 }
 
-// httpMetrics is the middleware recording http_requests_total and http_request_duration_seconds,
-// labelled by method, route pattern (never the raw path: order numbers would explode cardinality)
-// and status.
-func httpMetrics(reg prometheus.Registerer, handleError fiber.ErrorHandler) fiber.Handler {
+// httpMetrics is the middleware recording <namespace>_http_requests_total and
+// <namespace>_http_request_duration_seconds, labelled by method, route pattern (never the raw path:
+// order numbers would explode cardinality) and status.
+func httpMetrics(reg prometheus.Registerer, namespace string, handleError fiber.ErrorHandler) fiber.Handler {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "http_requests_total",
-		Help: "HTTP requests answered, by method, route pattern and status code.",
+		Namespace: namespace,
+		Subsystem: "http",
+		Name:      "requests_total",
+		Help:      "HTTP requests answered, by method, route pattern and status code.",
 	}, []string{"method", "route", "status"})
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "http_request_duration_seconds",
-		Help:    "HTTP request latency, by method and route pattern.",
-		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		Namespace: namespace,
+		Subsystem: "http",
+		Name:      "request_duration_seconds",
+		Help:      "HTTP request latency, by method and route pattern.",
+		Buckets:   []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"method", "route"})
 	reg.MustRegister(requests, duration)
 	return func(c *fiber.Ctx) error {

@@ -43,6 +43,8 @@ func DefaultConfig() Config {
 }
 
 // Module provides the *Server, built from every module's Routes, and serves it while the app runs.
+// When the graph holds a *prometheus.Registry, the server also records its requests and serves
+// GET /metrics, under the MetricsNamespace the graph must then supply.
 var Module = fx.Module("web",
 	fx.Provide(newServer),
 	fx.Invoke(func(lc fx.Lifecycle, s *Server, sd fx.Shutdowner) {
@@ -62,14 +64,19 @@ type serverParams struct {
 	Ready   Pinger
 	Routes  []Routes             `group:"routes"`
 	Metrics *prometheus.Registry `optional:"true"`
+	// Namespace must be supplied with Metrics.
+	Namespace MetricsNamespace `optional:"true"`
 }
 
-func newServer(p serverParams) *Server {
+func newServer(p serverParams) (*Server, error) {
 	var opts []Option
 	if p.Metrics != nil {
-		opts = append(opts, WithMetrics(p.Metrics))
+		if p.Namespace == "" {
+			return nil, errors.New("web: a metrics registry needs a web.MetricsNamespace")
+		}
+		opts = append(opts, WithMetrics(p.Metrics, p.Namespace))
 	}
-	return NewServer(p.Config, p.Log, p.Auth, p.Ready, p.Routes, opts...)
+	return NewServer(p.Config, p.Log, p.Auth, p.Ready, p.Routes, opts...), nil
 }
 
 // Routes is what a module hands the server: its public routes, its protected routes (mounted under

@@ -32,6 +32,8 @@ type Server struct {
 	metrics *prometheus.Registry
 	// loopback refuses to serve on an address other machines can reach (LoopbackOnly).
 	loopback bool
+	// namespace prefixes the metrics' names (WithMetrics).
+	namespace string
 }
 
 // NewServer builds the fiber app: middleware, health checks, then every module's public routes and,
@@ -52,7 +54,7 @@ func NewServer(cfg Config, log *slog.Logger, auth Authenticator, ready Pinger, r
 		ReadBufferSize: 8192,
 	})
 	if s.metrics != nil {
-		s.app.Use(httpMetrics(s.metrics, s.handleError))
+		s.app.Use(httpMetrics(s.metrics, s.namespace, s.handleError))
 		s.app.Get("/metrics", metricsHandler(s.metrics))
 	}
 	s.app.Use(requestID, requireHost, deadline(cfg.WriteTimeout), recover.New(recover.Config{EnableStackTrace: false}), Inflate(cfg.MaxInflated))
