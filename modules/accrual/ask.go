@@ -18,7 +18,7 @@ const (
 	notRegistered                // 204: it does not know the order (yet)
 	failed                       // no usable answer: 5xx, redirect, timeout, network, nonsense
 	badAnswer                    // an impossible accrual: a human must look
-	held                         // the gate stays closed past the lease: give the order back for then
+	held                         // the gate stays closed past the lease: give the order back
 	leaseLost                    // the lease expired before the request: the order is not ours
 	stopped                      // the worker is stopping: the lease is given back by Stop
 )
@@ -28,7 +28,7 @@ type outcome struct {
 	verdict verdict
 	result  Result        // answered
 	err     error         // failed, badAnswer
-	wait    time.Duration // held: how long the gate stays closed
+	wait    time.Duration // held: how long the gate stays closed (for the log)
 }
 
 // asker asks the accrual system about one claimed order until it has an outcome: it waits at the

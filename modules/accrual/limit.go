@@ -278,10 +278,13 @@ func (l *limiter) rateLimited(ctx context.Context, rl *RateLimitedError) (bool, 
 	if rl.Limit > 0 {
 		l.spendWindow(now)
 	}
-	err := l.state.pause(ctx, until, rl.Limit)
-	if err == nil && rl.Limit > 0 {
-		err = l.state.fillSends(ctx, rl.Limit, l.window, now)
-	}
+	// One transaction, so that an operator's ClearPause comes wholly before or after it.
+	err := l.state.db.InTx(ctx, func(ctx context.Context) error {
+		if err := l.state.pause(ctx, until, rl.Limit); err != nil || rl.Limit <= 0 {
+			return err
+		}
+		return l.state.fillSends(ctx, rl.Limit, l.window, now)
+	})
 	if err == nil {
 		l.mu.Lock()
 		if until.After(l.stored) {

@@ -46,8 +46,12 @@ func (s *settler) record(ctx context.Context, c claim, o outcome) {
 		s.log.ErrorContext(ctx, "accrual system answered an impossible accrual; order rescheduled",
 			"order", string(job.Number), "user_id", job.UserID, "err", o.err, "attempts", next)
 		s.requeue(ctx, c, job.Processing, next, now.Add(s.backoff(next-1, 2)))
-	case held: // do not sit on the lease: due again when the gate opens
-		s.requeue(ctx, c, job.Processing, job.Attempts, now.Add(o.wait))
+	case held:
+		// Do not sit on the lease: give the order back due at once. No instance claims while its gate
+		// is closed, so it is asked when the gate opens, early too if an operator clears the pause.
+		s.log.DebugContext(ctx, "accrual gate closed past the lease; order given back", "order", string(job.Number),
+			"retry_after", o.wait.String())
+		s.requeue(ctx, c, job.Processing, job.Attempts, now)
 	case leaseLost: // someone else's now, or due again; either way not ours to ask about
 		s.stats.leaseLost.Add(1)
 		s.leases.drop(job.Number, c.token)
