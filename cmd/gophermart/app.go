@@ -79,6 +79,7 @@ func serveOptions(cfg *config.Config) fx.Option {
 		fx.Invoke(func(*accrual.Worker) {}),
 		metrics.Module,
 		fx.Invoke(registerMetrics),
+		announce(cfg), // last: logs the start line once everything else has started
 	)
 }
 

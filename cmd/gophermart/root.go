@@ -6,8 +6,10 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gophermart/gophermart/config"
+	"github.com/gophermart/gophermart/modules/platform/buildinfo"
 )
 
 // errUsage marks command-line mistakes (unknown flag, bad argument): exit code 2.
@@ -22,7 +24,9 @@ bought, the service learns from an accrual system how many points each order ear
 exactly once, and lets users spend them.
 
 With no subcommand it runs "serve". Every setting is a flag, an environment variable or a key of the
-YAML file given with --config (flag > environment > file > default).`,
+YAML file given with --config (flag > environment > file > default); each command takes as flags
+only the settings it uses, and reads the others from the environment or the file.`,
+		Version:       buildinfo.Read().String(),
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -30,13 +34,25 @@ YAML file given with --config (flag > environment > file > default).`,
 			DisableDefaultCmd: true,
 		},
 	}
-	config.AddFlags(root.PersistentFlags())
+	root.SetVersionTemplate("gophermart {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %w (see --help)", errUsage, err)
 	})
 	serve := newServeCmd()
 	root.RunE = serve.RunE
-	root.AddCommand(serve, newMigrateCmd(), newResyncCmd(), newLedgerCmd())
+	ledger := newLedgerCmd()
+	root.AddCommand(serve, newMigrateCmd(), newResyncCmd(), ledger, newVersionCmd())
+	// The flags of each command: the server's settings where it serves, the database's (and
+	// logging's) where it only works on the database.
+	flags := map[string]func(*pflag.FlagSet){
+		"gophermart": config.AddFlags, "serve": config.AddFlags,
+		"migrate": config.AddDatabaseFlags, "resync": config.AddDatabaseFlags, "check": config.AddDatabaseFlags,
+	}
+	for _, c := range append(append([]*cobra.Command{root}, root.Commands()...), ledger.Commands()...) {
+		if add, ok := flags[c.Name()]; ok {
+			add(c.Flags())
+		}
+	}
 	return root
 }
 

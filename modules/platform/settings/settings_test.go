@@ -77,3 +77,11 @@ func TestCheckLoopbackAddress(t *testing.T) {
 		assert.Error(t, settings.CheckLoopbackAddress(bad), bad)
 	}
 }
+
+func TestOnly(t *testing.T) {
+	got := table.Only("wait", "addr")
+	require.Len(t, got, 2)
+	assert.Equal(t, "addr", got[0].Key, "in the table's order")
+	assert.Equal(t, "wait", got[1].Key)
+	assert.Panics(t, func() { table.Only("missing") })
+}
