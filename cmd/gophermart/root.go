@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/gophermart/gophermart/config"
 	"github.com/gophermart/gophermart/modules/platform/buildinfo"
@@ -38,20 +37,17 @@ only the settings it uses, and reads the others from the environment or the file
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %w (see --help)", errUsage, err)
 	})
-	serve := newServeCmd()
+	serve, migrate, resync, ledger := newServeCmd(), newMigrateCmd(), newResyncCmd(), newLedgerCmd()
 	root.RunE = serve.RunE
-	ledger := newLedgerCmd()
-	root.AddCommand(serve, newMigrateCmd(), newResyncCmd(), ledger, newVersionCmd())
-	// The flags of each command: the server's settings where it serves, the database's (and
-	// logging's) where it only works on the database.
-	flags := map[string]func(*pflag.FlagSet){
-		"gophermart": config.AddFlags, "serve": config.AddFlags,
-		"migrate": config.AddDatabaseFlags, "resync": config.AddDatabaseFlags, "check": config.AddDatabaseFlags,
-	}
-	for _, c := range append(append([]*cobra.Command{root}, root.Commands()...), ledger.Commands()...) {
-		if add, ok := flags[c.Name()]; ok {
-			add(c.Flags())
-		}
+	root.AddCommand(serve, migrate, resync, ledger, newVersionCmd())
+	// Each command takes as flags only the settings it uses: the server's all of them, the commands
+	// that only work on the database the database's and logging's.
+	config.AddFlags(root.Flags())
+	config.AddFlags(serve.Flags())
+	config.AddDatabaseFlags(migrate.Flags())
+	config.AddDatabaseFlags(resync.Flags())
+	for _, c := range ledger.Commands() { // check
+		config.AddDatabaseFlags(c.Flags())
 	}
 	return root
 }
