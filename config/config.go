@@ -100,16 +100,27 @@ var Settings = settings.Table{
 	{Key: "lifecycle.start_timeout", Flag: "start-timeout", Env: "GOPHERMART_START_TIMEOUT", Default: 2 * time.Minute, Usage: "time allowed to start: connect to the database, migrate (perhaps waiting for another instance), bind the listeners"},
 	{Key: "lifecycle.stop_timeout", Flag: "stop-timeout", Env: "GOPHERMART_STOP_TIMEOUT", Default: 20 * time.Second, Usage: "time allowed to stop gracefully: in-flight requests and accrual calls finish within it"},
 	{Key: "log.level", Flag: "log-level", Env: "GOPHERMART_LOG_LEVEL", Default: "info", Usage: "log level: debug, info, warn, error"},
-	{Key: "log.format", Flag: "log-format", Env: "GOPHERMART_LOG_FORMAT", Default: "json", Usage: "log format: json or text"},
+	{Key: "log.format", Flag: "log-format", Env: "GOPHERMART_LOG_FORMAT", Default: logging.FormatAuto, Usage: "log format on stderr: auto (text on a terminal, json otherwise), json or text"},
 }
 
 // ConfigFileFlag is the flag naming an optional YAML config file (env GOPHERMART_CONFIG).
 const ConfigFileFlag = "config"
 
-// AddFlags defines every setting's flag, plus --config, on fs.
-func AddFlags(fs *pflag.FlagSet) {
-	fs.String(ConfigFileFlag, "", "YAML config file (env GOPHERMART_CONFIG); keys as in README")
-	Settings.AddFlags(fs)
+// DatabaseSettings are the settings of the commands that only work on the database (migrate,
+// resync, ledger check): which database, and logging.
+var DatabaseSettings = Settings.Only("db.uri", "db.max_open_conns", "log.level", "log.format")
+
+// AddFlags defines every setting's flag, plus --config, on fs: the flags of serve.
+func AddFlags(fs *pflag.FlagSet) { addFlags(fs, Settings) }
+
+// AddDatabaseFlags defines the flags of DatabaseSettings, plus --config, on fs. Load still reads
+// every other setting from the environment, the config file or its default.
+func AddDatabaseFlags(fs *pflag.FlagSet) { addFlags(fs, DatabaseSettings) }
+
+func addFlags(fs *pflag.FlagSet, t settings.Table) {
+	fs.SortFlags = false // --help lists them in table order: the ones a newcomer needs come first
+	t.AddFlags(fs)
+	fs.String(ConfigFileFlag, "", "YAML config file (env GOPHERMART_CONFIG); every key in config.example.yaml")
 }
 
 // Load reads the configuration from fs (already parsed), the environment and the config file, then
@@ -202,6 +213,9 @@ func (c *Config) problems() []string {
 	}
 	if _, ok := logging.ParseLevel(c.Log.Level); !ok {
 		bad("log.level", "must be debug, info, warn or error")
+	}
+	if _, ok := logging.ParseFormat(c.Log.Format); !ok {
+		bad("log.format", "must be auto, json or text")
 	}
 	positive := map[string]int64{
 		"auth.token_ttl": int64(c.Auth.TokenTTL), "http.body_limit": int64(c.HTTP.BodyLimit),

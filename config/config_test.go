@@ -135,6 +135,7 @@ func TestInvalidValuesNameTheSetting(t *testing.T) {
 		{name: "bad samesite", args: []string{"--cookie-samesite", "sometimes"}, want: "GOPHERMART_COOKIE_SAMESITE"},
 		{name: "samesite none without secure", args: []string{"--cookie-samesite", "None"}, want: "GOPHERMART_COOKIE_SAMESITE"},
 		{name: "bad log level", env: map[string]string{"GOPHERMART_LOG_LEVEL": "loud"}, want: "GOPHERMART_LOG_LEVEL"},
+		{name: "bad log format", args: []string{"--log-format", "xml"}, want: "GOPHERMART_LOG_FORMAT (--log-format): must be auto, json or text"},
 		{name: "unparseable duration in env", env: map[string]string{"GOPHERMART_POLL_INTERVAL": "soon"}, want: "GOPHERMART_POLL_INTERVAL (--poll-interval): cannot parse \"soon\""},
 		{name: "unparseable int in env", env: map[string]string{"GOPHERMART_ACCRUAL_WORKERS": "many"}, want: "GOPHERMART_ACCRUAL_WORKERS"},
 		{name: "unparseable bool in env", env: map[string]string{"GOPHERMART_COOKIE_SECURE": "maybe"}, want: "GOPHERMART_COOKIE_SECURE"},
@@ -165,6 +166,30 @@ func TestInvalidValuesNameTheSetting(t *testing.T) {
 			assert.NotContains(t, err.Error(), "\n", "one line")
 		})
 	}
+}
+
+// A command with only the database flags (migrate, resync, ledger check) still loads every other
+// setting from the environment, the config file and the defaults, and refuses the server's flags.
+func TestDatabaseFlagsOnly(t *testing.T) {
+	clearEnv(t)
+	file := filepath.Join(t.TempDir(), "cfg.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("auth:\n  token_ttl: 2h\n"), 0o600))
+	t.Setenv("GOPHERMART_ACCRUAL_WORKERS", "7")
+	fs := pflag.NewFlagSet("migrate", pflag.ContinueOnError)
+	config.AddDatabaseFlags(fs)
+	require.NoError(t, fs.Parse([]string{"-d", "sqlite://x.db", "--log-level", "debug", "--config", file}))
+	cfg, err := config.Load(fs)
+	require.NoError(t, err)
+	assert.Equal(t, "sqlite://x.db", cfg.DB.URI)
+	assert.Equal(t, "debug", cfg.Log.Level)
+	assert.Equal(t, 7, cfg.Accrual.Workers, "from the environment")
+	assert.Equal(t, 2*time.Hour, cfg.Auth.TokenTTL, "from the file")
+	assert.Equal(t, "localhost:8080", cfg.HTTP.Address, "the default")
+
+	var names []string
+	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+	assert.Equal(t, []string{"database-uri", "db-max-conns", "log-level", "log-format", "config"}, names)
+	assert.Error(t, fs.Parse([]string{"-a", "localhost:1"}), "no server flags")
 }
 
 func TestMaxPendingOrders(t *testing.T) {

@@ -39,7 +39,7 @@ var table = settings.Table{
 	{Key: "calculator.latency", Flag: "latency", Env: "ACCRUAL_LATENCY", Default: time.Duration(0), Usage: "test knob: latency added to every GET /api/orders/{number}"},
 	{Key: "calculator.request_log", Flag: "request-log", Env: "ACCRUAL_REQUEST_LOG", Default: "", Usage: "test knob: file that gets one JSON line per GET /api/orders/{number}"},
 	{Key: "log.level", Flag: "log-level", Env: "ACCRUAL_LOG_LEVEL", Default: "info", Usage: "log level: debug, info, warn, error"},
-	{Key: "log.format", Flag: "log-format", Env: "ACCRUAL_LOG_FORMAT", Default: "json", Usage: "log format: json or text"},
+	{Key: "log.format", Flag: "log-format", Env: "ACCRUAL_LOG_FORMAT", Default: logging.FormatAuto, Usage: "log format on stderr: auto (text on a terminal, json otherwise), json or text"},
 }
 
 // addFlags defines every setting's flag on fs.
@@ -94,8 +94,8 @@ func (c *config) validate() []string {
 	if _, ok := logging.ParseLevel(c.Log.Level); !ok {
 		bad("log.level", "must be debug, info, warn or error")
 	}
-	if f := strings.ToLower(c.Log.Format); f != "json" && f != "text" {
-		bad("log.format", "must be json or text")
+	if _, ok := logging.ParseFormat(c.Log.Format); !ok {
+		bad("log.format", "must be auto, json or text")
 	}
 	return problems
 }

@@ -41,7 +41,7 @@ func TestConfigDefaults(t *testing.T) {
 		Log: c.Log,
 	}, c)
 	assert.Equal(t, "info", c.Log.Level)
-	assert.Equal(t, "json", c.Log.Format)
+	assert.Equal(t, "auto", c.Log.Format)
 }
 
 func TestConfigPrecedence(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gophermart/gophermart/modules/platform/buildinfo"
 	"github.com/gophermart/gophermart/modules/platform/runner"
 )
 
@@ -25,6 +26,7 @@ func newRootCmd() *cobra.Command {
 Registered orders go REGISTERED -> PROCESSING -> PROCESSED in the background. With no arguments it
 serves until SIGINT or SIGTERM. Every setting is a flag or an environment variable (flag > environment
 > default); the test knobs (rate limit, failures, latency, request log) are off by default.`,
+		Version:       buildinfo.Read().String(),
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -40,6 +42,16 @@ serves until SIGINT or SIGTERM. Every setting is a flag or an environment variab
 		},
 	}
 	addFlags(root.Flags())
+	root.SetVersionTemplate("accrual {{.Version}}\n")
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print the version, the commit it was built from and the Go version (as --version does)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), "accrual", buildinfo.Read())
+			return err
+		},
+	})
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %w (see --help)", errUsage, err)
 	})

@@ -89,6 +89,7 @@ func serveOptions(cfg *config.Config) fx.Option {
 		fx.Supply(web.MetricsNamespace(metricsNamespace)),
 		fx.Invoke(registerMetrics),
 		fx.Supply(cfg.Pprof), pprof.Module,
+		announce(cfg), // last: logs the start line once everything else has started
 	)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gophermart/gophermart/config"
+	"github.com/gophermart/gophermart/modules/platform/buildinfo"
 )
 
 // errUsage marks command-line mistakes (unknown flag, bad argument): exit code 2.
@@ -23,7 +24,9 @@ bought, the service learns from an accrual system how many points each order ear
 exactly once, and lets users spend them.
 
 With no subcommand it runs "serve". Every setting is a flag, an environment variable or a key of the
-YAML file given with --config (flag > environment > file > default).`,
+YAML file given with --config (flag > environment > file > default); each command takes as flags
+only the settings it uses, and reads the others from the environment or the file.`,
+		Version:       buildinfo.Read().String(),
 		Args:          usageArgs(cobra.NoArgs),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -31,13 +34,22 @@ YAML file given with --config (flag > environment > file > default).`,
 			DisableDefaultCmd: true,
 		},
 	}
-	config.AddFlags(root.PersistentFlags())
+	root.SetVersionTemplate("gophermart {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %w (see --help)", errUsage, err)
 	})
-	serve := newServeCmd()
+	serve, migrate, resync, ledger := newServeCmd(), newMigrateCmd(), newResyncCmd(), newLedgerCmd()
 	root.RunE = serve.RunE
-	root.AddCommand(serve, newMigrateCmd(), newResyncCmd(), newLedgerCmd())
+	root.AddCommand(serve, migrate, resync, ledger, newVersionCmd())
+	// Each command takes as flags only the settings it uses: the server's all of them, the commands
+	// that only work on the database the database's and logging's.
+	config.AddFlags(root.Flags())
+	config.AddFlags(serve.Flags())
+	config.AddDatabaseFlags(migrate.Flags())
+	config.AddDatabaseFlags(resync.Flags())
+	for _, c := range ledger.Commands() { // check
+		config.AddDatabaseFlags(c.Flags())
+	}
 	return root
 }
 

@@ -52,7 +52,9 @@ func TestQueueClaimLeasesDueOrdersOnce(t *testing.T) {
 			q := NewQueue(d)
 			nums := queueFixture(t, d, 1, 5)
 
+			before := queueTime(time.Now())
 			got, err := q.Claim(ctx, "A", 3, time.Minute)
+			after := time.Now()
 			require.NoError(t, err)
 			require.Len(t, got, 3)
 			claimedNums := make([]ordernum.Number, len(got))
@@ -66,7 +68,7 @@ func TestQueueClaimLeasesDueOrdersOnce(t *testing.T) {
 				assert.Equal(t, "A", *r.LeaseOwner)
 				require.NotNil(t, r.LeaseUntil)
 				require.NotNil(t, r.NextPollAt)
-				assert.WithinDuration(t, time.Now().Add(time.Minute), *r.LeaseUntil, 10*time.Second)
+				assert.WithinRange(t, *r.LeaseUntil, before.Add(time.Minute), after.Add(time.Minute), "leased for a minute from the claim")
 				assert.True(t, r.LeaseUntil.Equal(*r.NextPollAt), "a claimed order is next due when its lease ends")
 			}
 			assert.ElementsMatch(t, nums[:3], claimedNums, "earliest due first") // uploaded 1 ms apart
@@ -146,6 +148,8 @@ func TestQueueExpiredLeaseReturnsTheOrder(t *testing.T) {
 			ctx := context.Background()
 			q := NewQueue(d)
 			nums := queueFixture(t, d, 3, 1)
+			now := time.Now()
+			q.now = func() time.Time { return now } // the lease runs out when the test says, not when the machine is slow
 
 			got, err := q.Claim(ctx, "A", 10, 300*time.Millisecond)
 			require.NoError(t, err)
@@ -157,7 +161,8 @@ func TestQueueExpiredLeaseReturnsTheOrder(t *testing.T) {
 			next, ok, err := q.NextDue(ctx)
 			require.NoError(t, err)
 			require.True(t, ok)
-			time.Sleep(time.Until(next) + 20*time.Millisecond) // A "crashed": its lease runs out
+			assert.Equal(t, queueTime(now.Add(300*time.Millisecond)), next.UTC(), "due when the lease ends")
+			now = next.Add(time.Microsecond) // A "crashed": its lease runs out
 
 			again, err := q.Claim(ctx, "B", 10, time.Minute)
 			require.NoError(t, err)
@@ -270,19 +275,22 @@ func TestQueueReleaseAndNextDue(t *testing.T) {
 			ctx := context.Background()
 			q := NewQueue(d)
 			nums := queueFixture(t, d, 5, 4)
+			before := queueTime(time.Now())
 			got, err := q.Claim(ctx, "A", 2, time.Hour)
 			require.NoError(t, err)
 			require.Len(t, got, 2)
 			_, err = q.Claim(ctx, "B", 2, time.Hour)
+			after := time.Now()
 			require.NoError(t, err)
 
 			next, ok, err := q.NextDue(ctx)
 			require.NoError(t, err)
 			require.True(t, ok)
-			assert.WithinDuration(t, time.Now().Add(time.Hour), next, 10*time.Second, "every order is leased")
+			assert.WithinRange(t, next, before.Add(time.Hour), after.Add(time.Hour), "every order is leased")
 
 			// A gives back its two and, by mistake, B's: only its own are released.
-			n, err := q.Release(ctx, "A", nums, time.Now())
+			releasedAt := time.Now()
+			n, err := q.Release(ctx, "A", nums, releasedAt)
 			require.NoError(t, err)
 			assert.Equal(t, int64(2), n)
 			for i, num := range nums {
@@ -297,7 +305,7 @@ func TestQueueReleaseAndNextDue(t *testing.T) {
 			next, ok, err = q.NextDue(ctx)
 			require.NoError(t, err)
 			require.True(t, ok)
-			assert.WithinDuration(t, time.Now(), next, 10*time.Second, "released orders are due at once")
+			assert.WithinDuration(t, releasedAt, next, time.Microsecond, "released orders are due when released (stored to the µs)")
 			again, err := q.Claim(ctx, "C", 10, time.Minute)
 			require.NoError(t, err)
 			assert.Len(t, again, 2)
@@ -333,12 +341,14 @@ func TestQueueResync(t *testing.T) {
 
 			unknown, err := ordernum.Parse(num(6, 99))
 			require.NoError(t, err)
+			before := queueTime(time.Now())
 			res, err := q.Resync(ctx, []ordernum.Number{nums[0], nums[2], unknown, nums[0], nums[4]})
+			after := time.Now()
 			require.NoError(t, err)
 			assert.Equal(t, ResyncResult{Due: 1, InFlight: 1, Skipped: 2}, res)
 			r := queueRow(t, d, nums[0])
 			assert.Zero(t, r.Attempts)
-			assert.WithinDuration(t, time.Now(), *r.NextPollAt, 10*time.Second)
+			assert.WithinRange(t, *r.NextPollAt, before, after, "due from the resync on")
 			assert.Equal(t, int64(9), queueRow(t, d, nums[1]).Attempts, "not named: untouched")
 
 			res, err = q.Resync(ctx, nil)
@@ -368,7 +378,8 @@ func TestQueueRenewExtendsOnlyALiveOwnLease(t *testing.T) {
 			ctx := context.Background()
 			q := NewQueue(d)
 			nums := queueFixture(t, d, 7, 2)
-			got, err := q.Claim(ctx, "A:1", 1, 300*time.Millisecond)
+			got, err := q.Claim(ctx, "A:1", 1, time.Minute) // long enough to be live however slow the machine
+
 			require.NoError(t, err)
 			require.Len(t, got, 1)
 			require.Equal(t, nums[0], got[0].Number)
@@ -380,12 +391,14 @@ func TestQueueRenewExtendsOnlyALiveOwnLease(t *testing.T) {
 			require.NoError(t, err)
 			assert.False(t, ok, "an order nobody holds is not renewed")
 
+			before := queueTime(time.Now())
 			ok, err = q.Renew(ctx, nums[0], "A:1", time.Hour)
+			after := time.Now()
 			require.NoError(t, err)
 			require.True(t, ok)
 			r := queueRow(t, d, nums[0])
 			require.NotNil(t, r.LeaseUntil)
-			assert.WithinDuration(t, time.Now().Add(time.Hour), *r.LeaseUntil, 10*time.Second)
+			assert.WithinRange(t, *r.LeaseUntil, before.Add(time.Hour), after.Add(time.Hour), "renewed for an hour")
 			assert.True(t, r.LeaseUntil.Equal(*r.NextPollAt), "next due when the renewed lease ends")
 
 			// An expired lease is not renewed: the order is due again, maybe someone else's already.

@@ -27,7 +27,8 @@ type Migrator struct {
 	p        *goose.Provider
 	db       *DB
 	table    string
-	lockFile string // SQLite: a file locked around every run (PostgreSQL uses an advisory lock)
+	lockFile string       // SQLite: a file locked around every run (PostgreSQL uses an advisory lock)
+	log      *slog.Logger // nil: Up logs nothing
 }
 
 // NewMigrator prepares goose for m on d. On PostgreSQL it takes an advisory session lock around every
@@ -54,14 +55,15 @@ func NewMigrator(d *DB, m Migrations, log *slog.Logger) (*Migrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
-	mg := &Migrator{p: p, db: d, table: m.Table}
+	mg := &Migrator{p: p, db: d, table: m.Table, log: log}
 	if d.file != "" {
 		mg.lockFile = d.file + "." + m.Table + ".lock"
 	}
 	return mg, nil
 }
 
-// Up applies every pending migration and returns how many it applied.
+// Up applies every pending migration and returns how many it applied. It logs, at info level, the
+// schema version it leaves and how many migrations that took.
 func (m *Migrator) Up(ctx context.Context) (int, error) {
 	unlock, err := lockFile(ctx, m.lockFile)
 	if err != nil {
@@ -71,6 +73,17 @@ func (m *Migrator) Up(ctx context.Context) (int, error) {
 	res, err := m.p.Up(ctx)
 	if err != nil {
 		return len(res), fmt.Errorf("migrate up: %w", err)
+	}
+	if m.log != nil {
+		version, err := m.p.GetDBVersion(ctx)
+		if err != nil {
+			return len(res), fmt.Errorf("migrate up: read the schema version: %w", err)
+		}
+		if len(res) > 0 {
+			m.log.InfoContext(ctx, "applied migrations", "count", len(res), "version", version)
+		} else {
+			m.log.InfoContext(ctx, "schema up to date", "version", version)
+		}
 	}
 	return len(res), nil
 }

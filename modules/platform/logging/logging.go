@@ -1,5 +1,6 @@
-// Package logging provides the service's structured logger: log/slog, JSON to stdout, with the
-// request id of the current request copied into every record logged with a context.
+// Package logging provides the service's structured logger: log/slog on stderr, as lines for a
+// person when stderr is a terminal and as JSON otherwise, with the request id of the current request
+// copied into every record logged with a context.
 package logging
 
 import (
@@ -17,23 +18,52 @@ import (
 type Config struct {
 	// Level is debug, info, warn or error.
 	Level string `mapstructure:"level"`
-	// Format is json or text.
+	// Format is auto (text on a terminal, JSON otherwise), json or text.
 	Format string `mapstructure:"format"`
 }
 
-// Module provides *slog.Logger and routes fx's own events to it at debug level.
-var Module = fx.Module("logging",
-	fx.Provide(func(cfg Config) *slog.Logger { return New(cfg, os.Stdout) }),
+// The log formats.
+const (
+	FormatAuto = "auto" // text when the output is a terminal, JSON otherwise
+	FormatJSON = "json" // one JSON object per line, for machines
+	FormatText = "text" // time, level and message, then key=value attributes, for a person
 )
 
-// FxLogger sends fx's lifecycle events to the logger at debug level, failures included: the
-// program reports a failure itself, once, so fx's own account of it (the hook, the dependency path)
-// is only for debugging. Pass it to fx.WithLogger.
+// Module provides *slog.Logger, writing to stderr: standard output stays for what a command
+// prints as its result (migrate status, resync counts, ledger check).
+var Module = fx.Module("logging",
+	fx.Provide(func(cfg Config) *slog.Logger { return New(cfg, os.Stderr) }),
+)
+
+// FxLogger sends fx's lifecycle events to the logger at debug level, and says at info level when a
+// started application begins to shut down and when it has stopped; pass it to fx.WithLogger.
 func FxLogger(l *slog.Logger) fxevent.Logger {
 	fl := &fxevent.SlogLogger{Logger: l.With("module", "fx")}
 	fl.UseLogLevel(slog.LevelDebug)
-	fl.UseErrorLevel(slog.LevelDebug)
-	return fl
+	fl.UseErrorLevel(slog.LevelDebug) // the program reports a failure itself, once
+	return &lifecycleLogger{Logger: fl, log: l}
+}
+
+// ParseFormat tells whether s names a log format; empty is auto.
+func ParseFormat(s string) (string, bool) {
+	switch f := strings.ToLower(strings.TrimSpace(s)); f {
+	case "", FormatAuto:
+		return FormatAuto, true
+	case FormatJSON, FormatText:
+		return f, true
+	}
+	return FormatAuto, false
+}
+
+// IsTerminal tells whether w is a terminal: a character device, as a TTY is (so is /dev/null, where
+// the format does not matter). Pipes, files and sockets are not.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // ParseLevel turns a level name into a slog.Level; unknown names are info.
@@ -51,13 +81,21 @@ func ParseLevel(s string) (slog.Level, bool) {
 	return slog.LevelInfo, false
 }
 
-// New builds a logger writing to w.
+// New builds a logger writing to w in cfg's format; auto (or an unknown name) is text when w is a
+// terminal and JSON otherwise.
 func New(cfg Config, w io.Writer) *slog.Logger {
 	lvl, _ := ParseLevel(cfg.Level)
 	opts := &slog.HandlerOptions{Level: lvl}
+	format, _ := ParseFormat(cfg.Format)
+	if format == FormatAuto {
+		format = FormatJSON
+		if IsTerminal(w) {
+			format = FormatText
+		}
+	}
 	var h slog.Handler
-	if strings.EqualFold(cfg.Format, "text") {
-		h = slog.NewTextHandler(w, opts)
+	if format == FormatText {
+		h = newTextHandler(w, opts)
 	} else {
 		h = slog.NewJSONHandler(w, opts)
 	}

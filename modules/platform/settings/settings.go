@@ -46,6 +46,26 @@ func (t Table) Name(key string) string {
 	return key
 }
 
+// Only returns the settings with the given keys, in the table's order. It panics on a key the
+// table does not have: that is a wiring mistake.
+func (t Table) Only(keys ...string) Table {
+	want := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		want[k] = true
+	}
+	var out Table
+	for _, s := range t {
+		if want[s.Key] {
+			out = append(out, s)
+			delete(want, s.Key)
+		}
+	}
+	for k := range want {
+		panic("settings: no setting " + k)
+	}
+	return out
+}
+
 // AddFlags defines every setting's flag on fs, its usage naming the environment variable.
 func (t Table) AddFlags(fs *pflag.FlagSet) {
 	for _, s := range t {

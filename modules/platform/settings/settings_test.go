@@ -95,3 +95,11 @@ func TestUnknownKeys(t *testing.T) {
 		})
 	}
 }
+
+func TestOnly(t *testing.T) {
+	got := table.Only("wait", "addr")
+	require.Len(t, got, 2)
+	assert.Equal(t, "addr", got[0].Key, "in the table's order")
+	assert.Equal(t, "wait", got[1].Key)
+	assert.Panics(t, func() { table.Only("missing") })
+}
