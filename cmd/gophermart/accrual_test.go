@@ -244,15 +244,12 @@ func (q *roundCounter) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return q.Queue.NextDue(ctx)
 }
 
-// waitIdle waits until a worker just started on an empty queue has done its rounds and sleeps
-// until its next poll: one round at start and, on PostgreSQL, one once it listens for notifications
-// (which may have been missed before). Only an upload's Notify or a notification wakes it then.
-func (q *roundCounter) waitIdle(tb testing.TB, d *db.DB) {
+// waitIdle waits until a worker just started on an empty queue has done its want rounds (one at
+// start, and one more when orders' notifications subscribe on PostgreSQL and wake it, since
+// notifications sent before may have been missed) and sleeps until its next poll. Only an upload's
+// Notify or a notification wakes it then.
+func (q *roundCounter) waitIdle(tb testing.TB, want int64) {
 	tb.Helper()
-	want := int64(1)
-	if d.Dialect() == db.Postgres {
-		want = 2
-	}
 	waitFor(tb, 30*time.Second, "the worker's first rounds", func() bool { return q.rounds.Load() >= want })
 	require.Equal(tb, want, q.rounds.Load(), "no other round")
 }
@@ -336,7 +333,7 @@ func TestWorkerNotifyDispatchesAtOnce(t *testing.T) {
 			q := &roundCounter{Queue: orders.NewQueue(d)}
 			w := newTestWorkerWith(d, testAccrualConfig(), fake.srv.URL, q, quietLog())
 			startWorker(t, w)
-			q.waitIdle(t, d) // it found nothing and sleeps for an hour
+			q.waitIdle(t, 1) // it found nothing and sleeps for an hour
 			nums := upload(t, d, orders.NewNotifications(d, []orders.Waker{w}, quietLog()), 1, 1, 1)
 			waitFor(t, 10*time.Second, "the order to be processed", func() bool { return pendingCount(t, d) == 0 })
 			st := orderStates(t, d)[nums[0]]
@@ -623,7 +620,7 @@ func TestWorkerWakesOnNotification(t *testing.T) {
 	sibling := newTestWorkerWith(d, testAccrualConfig(), fake.srv.URL, q, quietLog())
 	startWorker(t, sibling)
 	startNotifications(t, orders.NewNotifications(d, []orders.Waker{sibling}, quietLog())) // subscribed on return
-	q.waitIdle(t, d)                                                                       // asleep for an hour
+	q.waitIdle(t, 2)                                                                       // asleep for an hour
 	upload(t, d, orders.NopNotifier{}, 11, 3, 1)
 	assert.Equal(t, int64(3), pendingCount(t, d), "nobody told the worker yet")
 	require.NoError(t, orders.Announce(context.Background(), d, "test"))
