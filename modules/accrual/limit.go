@@ -247,7 +247,8 @@ func (l *limiter) sync(ctx context.Context) error {
 	// Cleared by an operator: end the pause and forget the window's sends, and the wait for shared
 	// slots (ClearPause deleted them). A pause longer than the one last stored came from a 429 here that the database
 	// may not show yet: it stays.
-	if until.IsZero() && !l.stored.IsZero() && !l.pauseUntil.After(l.stored) {
+	// (The database keeps microseconds: compare at that precision.)
+	if until.IsZero() && !l.stored.IsZero() && !l.pauseUntil.Truncate(time.Microsecond).After(l.stored) {
 		l.pauseUntil, l.notBefore = time.Time{}, time.Time{}
 		l.sends = l.sends[:0]
 	}
