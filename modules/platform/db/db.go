@@ -119,7 +119,7 @@ func ParseURI(uri string) (Dialect, string, error) {
 
 // sqliteDSN turns a path (optionally with its own query) into a DSN whose pragmas apply to every
 // pooled connection: WAL, a busy timeout, and immediate transactions, so that concurrent writers wait
-// for each other instead of failing with "database is locked" (see PITFALLS.md §5). synchronous is
+// for each other instead of failing with "database is locked" (a deferred transaction that reads then writes fails at once with SQLITE_BUSY). synchronous is
 // FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on power loss, and an order answered
 // 202 or a withdrawal answered 200 must survive that.
 func sqliteDSN(path string) string {

@@ -50,7 +50,7 @@ func NewMigrator(d *DB, m Migrations, log *slog.Logger) (*Migrator, error) {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	// Never call p.Close: it would close the shared pool (PITFALLS.md §4).
+	// Never call p.Close: it closes the *sql.DB it was given, which is gorm's shared pool.
 	p, err := goose.NewProvider(dialect, d.SQL(), m.FS, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)

@@ -13,7 +13,7 @@ import (
 )
 
 // Inflate decompresses a gzip request body itself, with a hard cap on the inflated size, and hands
-// the plain body on. fiber's own c.Body() would inflate without any cap (PITFALLS.md §1), so this must
+// the plain body on. fiber's own c.Body() would inflate without any cap (a 4 KiB request can inflate to 1 GiB), so this must
 // run before anything reads the body. Stacked or unknown encodings are refused with 415.
 func Inflate(maxInflated int) fiber.Handler {
 	return func(c *fiber.Ctx) error {
