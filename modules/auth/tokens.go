@@ -45,14 +45,17 @@ type SecretStore interface {
 // Tokens issues and verifies the service's JWTs: HS256 only, sub = user id, iss = Issuer, with iat
 // and exp. Tokens are stateless: verifying one never touches the database (Authenticator adds the
 // check that the user exists). With a configured secret they work at once; otherwise Start loads the
-// secret kept in the database first. Safe for concurrent use.
+// secret kept in the database first. The secret never changes once known, so a token that verified
+// once keeps verifying until its time is up: Verify remembers verified tokens (see tokenCache) and
+// checks only their times again. Safe for concurrent use.
 type Tokens struct {
-	secret atomic.Pointer[[]byte] // nil until known
+	secret atomic.Pointer[[]byte] // nil until known, then fixed
 	store  SecretStore
 	log    *slog.Logger
 	ttl    time.Duration
 	parser *jwt.Parser
 	now    func() time.Time
+	cache  *tokenCache // nil: every token is parsed
 }
 
 // errNoSecret: a token was to be issued or verified before Start loaded the signing secret.
@@ -71,7 +74,7 @@ func NewTokens(cfg Config, store SecretStore, log *slog.Logger) (*Tokens, error)
 	if ttl <= 0 {
 		ttl = defaultTokenTTL
 	}
-	t := &Tokens{store: store, log: log, ttl: ttl, now: time.Now}
+	t := &Tokens{store: store, log: log, ttl: ttl, now: time.Now, cache: newTokenCache(defaultVerifiedTokens)}
 	if cfg.JWTSecret != "" {
 		b := []byte(cfg.JWTSecret)
 		t.secret.Store(&b)
@@ -165,7 +168,18 @@ func (t *Tokens) Issue(userID string) (string, time.Time, error) {
 // Verify checks token and returns the user id it was issued to. Malformed, expired, forged tokens,
 // tokens signed with any algorithm but HS256 (none, HS384, RS256…), and tokens whose claims are not
 // exactly of their registered types (see claims) are errors.
+//
+// A token that verified before and is still within its times is answered from the cache, without
+// parsing it or computing its signature; any other token, one out of its times included (so that
+// its error is the parser's), is parsed. Only tokens that verify are remembered.
 func (t *Tokens) Verify(token string) (string, error) {
+	var k tokenKey
+	if t.cache != nil {
+		k = keyOf(token)
+		if v, ok := t.cache.get(k); ok && v.validAt(t.now()) {
+			return v.userID, nil
+		}
+	}
 	var c claims
 	if _, err := t.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) {
 		return t.key()
@@ -175,7 +189,22 @@ func (t *Tokens) Verify(token string) (string, error) {
 	if _, err := uuid.Parse(c.Subject); err != nil {
 		return "", errBadSubject
 	}
+	if t.cache != nil {
+		t.cache.put(k, c.window())
+	}
 	return c.Subject, nil
+}
+
+// window is the entry remembering claims that verified: their subject, and the times within which
+// the parser accepts them (see verified.validAt). exp is present: the parser requires it.
+func (c *claims) window() verified {
+	v := verified{userID: c.Subject, until: c.ExpiresAt.Add(tokenLeeway)}
+	for _, d := range []*jwt.NumericDate{c.IssuedAt, c.NotBefore} {
+		if d != nil && (v.from.IsZero() || d.Add(-tokenLeeway).After(v.from)) {
+			v.from = d.Add(-tokenLeeway)
+		}
+	}
+	return v
 }
 
 // maxNumericDate is the latest exp, iat or nbf accepted: 9999-12-31T23:59:59Z, in Unix seconds.
