@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
@@ -55,4 +56,51 @@ func BenchmarkLogin(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkAuthenticate measures authenticating a known user's token: a hit answers from the cache
+// of verified tokens, a miss (the cache off) parses the token, computes its signature and decodes
+// its claims. Both look the user up in the known users, never in the database.
+func BenchmarkAuthenticate(b *testing.B) {
+	d := dbtest.Migrated(b, dbtest.Open(b, "sqlite"))
+	cfg := testConfig()
+	cfg.JWTSecret = testSecret
+	store := NewStore(d)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name  string
+		cache bool
+	}{{"hit", true}, {"miss", false}} {
+		tokens, err := NewTokens(cfg, nil, discardLogger())
+		require.NoError(b, err)
+		if !c.cache {
+			tokens.cache = nil
+		}
+		a := NewAuthenticator(tokens, store)
+		id := uuid.Must(uuid.NewV7()).String()
+		dbtest.CreateUser(b, d, id)
+		token, _, err := tokens.Issue(id)
+		require.NoError(b, err)
+		if _, err := a.Authenticate(ctx, token); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := a.Authenticate(ctx, token); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(c.name+"-parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := a.Authenticate(ctx, token); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
 }
