@@ -83,7 +83,7 @@ var Settings = settings.Table{
 	{Key: "auth.token_ttl", Flag: "token-ttl", Env: "GOPHERMART_TOKEN_TTL", Default: 24 * time.Hour, Usage: "lifetime of an issued token"},
 	{Key: "auth.cookie_secure", Flag: "cookie-secure", Env: "GOPHERMART_COOKIE_SECURE", Default: false, Usage: "mark the auth cookie Secure (send it over HTTPS only)"},
 	{Key: "auth.cookie_samesite", Flag: "cookie-samesite", Env: "GOPHERMART_COOKIE_SAMESITE", Default: "Lax", Usage: "SameSite attribute of the auth cookie: Strict, Lax or None"},
-	{Key: "auth.hash_concurrency", Flag: "hash-concurrency", Env: "GOPHERMART_HASH_CONCURRENCY", Default: 0, Usage: "concurrent password hash computations (19 MiB each); 0: number of CPUs"},
+	{Key: "auth.hash_concurrency", Flag: "hash-concurrency", Env: "GOPHERMART_HASH_CONCURRENCY", Default: 0, Usage: "concurrent password hash computations (9 MiB each); 0: number of CPUs"},
 	{Key: "auth.login_max_failures", Flag: "login-max-failures", Env: "GOPHERMART_LOGIN_MAX_FAILURES", Default: 5, Usage: "failed logins per login and client address before 429"},
 	{Key: "auth.login_window", Flag: "login-window", Env: "GOPHERMART_LOGIN_WINDOW", Default: 5 * time.Minute, Usage: "window over which failed logins count"},
 	{Key: "balance.reconcile_interval", Flag: "ledger-check-interval", Env: "GOPHERMART_LEDGER_CHECK_INTERVAL", Default: balance.DefaultReconcileInterval, Usage: "how often serve checks the ledger over the whole database (an Error log per user who breaks it, gauge gophermart_ledger_violations); 0: never"},

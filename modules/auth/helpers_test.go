@@ -56,7 +56,7 @@ func newEnv(tb testing.TB, d *db.DB, cfg Config) *env {
 	require.NoError(tb, err)
 	require.NoError(tb, e.tokens.Start(context.Background()))
 	e.authn = NewAuthenticator(e.tokens, e.store)
-	e.svc = NewService(cfg, e.store, e.hasher, e.tokens)
+	e.svc = NewService(cfg, e.store, e.hasher, e.tokens, discardLogger())
 	e.routes = NewRoutes(cfg, e.svc, e.tokens)
 	whoami := web.Routes{Protected: func(r fiber.Router) {
 		r.Get("/whoami", func(c *fiber.Ctx) error { return c.SendString(web.UserID(c)) })

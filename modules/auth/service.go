@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,6 +18,9 @@ type Store interface {
 	UserByLogin(ctx context.Context, login string) (User, error)
 	// UserExists reports whether a user has the id.
 	UserExists(ctx context.Context, id string) (bool, error)
+	// ReplacePasswordHash sets the password hash of user id to replacement if it still is old, and
+	// reports whether it did.
+	ReplacePasswordHash(ctx context.Context, id, old, replacement string) (bool, error)
 	AttemptStore
 }
 
@@ -26,6 +30,7 @@ type Service struct {
 	hasher   *Hasher
 	tokens   *Tokens
 	throttle *throttle
+	log      *slog.Logger
 }
 
 // Defaults for a zero Config (config.Load always sets these).
@@ -37,7 +42,7 @@ const (
 // NewService returns the service. Failed logins are throttled per (login, client address) as
 // cfg.LoginMaxFailures within cfg.LoginWindow, counted in store, so that every instance on the
 // database counts them together.
-func NewService(cfg Config, store Store, hasher *Hasher, tokens *Tokens) *Service {
+func NewService(cfg Config, store Store, hasher *Hasher, tokens *Tokens, log *slog.Logger) *Service {
 	maxFailures, window := cfg.LoginMaxFailures, cfg.LoginWindow
 	if maxFailures <= 0 {
 		maxFailures = defaultLoginMaxFailures
@@ -48,6 +53,7 @@ func NewService(cfg Config, store Store, hasher *Hasher, tokens *Tokens) *Servic
 	return &Service{
 		store: store, hasher: hasher, tokens: tokens,
 		throttle: newThrottle(store, maxFailures, window),
+		log:      log,
 	}
 }
 
@@ -85,7 +91,9 @@ func (s *Service) Register(ctx context.Context, login, password string) (Session
 // Login checks the pair and returns a session. Any mismatch, an unknown login or a login or
 // password that the registration policy would refuse included, is ErrBadCredentials; an unknown
 // login costs one hash like a wrong password. After too many failures for (login, clientIP) the
-// answer is a *ThrottledError, without hashing.
+// answer is a *ThrottledError, without hashing. A successful login whose stored hash was made with
+// parameters other than the hasher's stores the password hashed with the current ones (see
+// Hasher.verifyRehash); failing to store it is logged, and the login succeeds all the same.
 func (s *Service) Login(ctx context.Context, login, password, clientIP string) (Session, error) {
 	if validateLogin(login) != nil { // no such user can exist, and the throttle keys stay small
 		return Session{}, ErrBadCredentials
@@ -130,14 +138,28 @@ func (s *Service) check(ctx context.Context, login, password string) (string, er
 	if err != nil {
 		return "", err
 	}
-	ok, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	v, err := s.hasher.verifyRehash(ctx, password, u.PasswordHash)
 	if err != nil {
 		return "", fmt.Errorf("verify password of user %s: %w", u.ID, err)
 	}
-	if !ok {
+	if !v.ok {
 		return "", ErrBadCredentials
 	}
+	s.storeRehash(ctx, u, v)
 	return u.ID, nil
+}
+
+// storeRehash replaces the stored hash of u by v's rehash, if there is one, unless another login
+// replaced it first. It runs after the hashing slot is released: the database write holds no slot.
+func (s *Service) storeRehash(ctx context.Context, u User, v verdict) {
+	err := v.rehashErr
+	if err == nil && v.rehash != "" {
+		_, err = s.store.ReplacePasswordHash(ctx, u.ID, u.PasswordHash, v.rehash)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "could not rehash a password with the current parameters; the old hash stays and still verifies",
+			"user_id", u.ID, "error", err)
+	}
 }
 
 func (s *Service) session(userID string) (Session, error) {

@@ -87,6 +87,16 @@ func (s *SQLStore) UserExists(ctx context.Context, id string) (bool, error) {
 	return n > 0, nil
 }
 
+// ReplacePasswordHash implements Store: the update is conditional on the stored hash, so of two
+// logins rehashing the same old hash, one replaces it and the other changes nothing.
+func (s *SQLStore) ReplacePasswordHash(ctx context.Context, id, old, replacement string) (bool, error) {
+	res := s.db.Conn(ctx).Exec("UPDATE gm_users SET password_hash = ? WHERE id = ? AND password_hash = ?", replacement, id, old)
+	if res.Error != nil {
+		return false, fmt.Errorf("replace password hash of user %s: %w", id, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
 // Setting returns the value of a service-wide setting; ok is false when it is not set.
 func (s *SQLStore) Setting(ctx context.Context, name string) (value string, ok bool, err error) {
 	var row settingRow

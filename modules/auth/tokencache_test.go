@@ -224,7 +224,7 @@ func TestTokenCacheConcurrent(t *testing.T) {
 				for i, token := range tokens[w] {
 					got, err := tk.Verify(token)
 					if err != nil || got != users[w][i] {
-						errs <- fmt.Errorf("worker %d round %d token %d: %q, %v", w, round, i, got, err)
+						errs <- fmt.Errorf("worker %d round %d token %d: %q, %w", w, round, i, got, err)
 						return
 					}
 				}
