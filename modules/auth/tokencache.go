@@ -46,17 +46,19 @@ type tokenCache struct {
 type tokenShard struct {
 	mu      sync.RWMutex
 	entries map[tokenKey]verified
-	ring    []tokenKey // the keys of entries, oldest at next once the ring is full
+	ring    []tokenKey // the keys of entries in insertion order, oldest at next once the ring is full
 	next    int
+	limit   int // entries at most; the ring grows up to it as entries come
 }
 
-// newTokenCache returns a cache of about limit entries (at least one per shard).
+// newTokenCache returns a cache of about limit entries (at least one per shard). It allocates its
+// memory as entries come, not up front.
 func newTokenCache(limit int) *tokenCache {
 	per := max(1, limit/tokenCacheShards)
 	c := &tokenCache{}
 	for i := range c.shards {
 		c.shards[i].entries = make(map[tokenKey]verified)
-		c.shards[i].ring = make([]tokenKey, 0, per)
+		c.shards[i].limit = per
 	}
 	return c
 }
@@ -93,7 +95,7 @@ func (c *tokenCache) put(k tokenKey, v verified) {
 		s.entries[k] = v
 		return
 	}
-	if len(s.ring) < cap(s.ring) {
+	if len(s.ring) < s.limit {
 		s.ring = append(s.ring, k)
 	} else {
 		delete(s.entries, s.ring[s.next])
