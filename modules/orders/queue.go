@@ -172,8 +172,9 @@ func (q *Queue) Requeue(ctx context.Context, n ordernum.Number, owner string, pr
 
 // Renew extends owner's lease on n to lease from now, moving next_poll_at with it, but only while the
 // lease is still owner's and has not expired: it reports false, changing nothing, otherwise (someone
-// else may hold the order now, or it is due again). The accrual worker renews right before every
-// request, so a request bounded by a timeout shorter than lease always ends inside the lease.
+// else may hold the order now, or it is due again). The accrual worker renews before a request that
+// its lease might not outlast, so a request bounded by a timeout shorter than lease always ends
+// inside the lease.
 func (q *Queue) Renew(ctx context.Context, n ordernum.Number, owner string, lease time.Duration) (bool, error) {
 	now := q.clock()
 	until := queueTime(now.Add(lease))
