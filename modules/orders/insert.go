@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"gorm.io/gorm"
 
-	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/ordernum"
 )
 
@@ -61,8 +61,32 @@ func (s *SQLStore) insertPipelined(ctx context.Context, userID string, n ordernu
 	return inserted, err
 }
 
-// usePipeline reports whether Insert may send its statements as one pipeline: on PostgreSQL, when
-// ctx carries no transaction to join.
-func (s *SQLStore) usePipeline(ctx context.Context) bool {
-	return s.db.Dialect() == db.Postgres && !db.InTx(ctx)
+// insertAutocommit is Insert on SQLite outside a transaction: the conditional insert alone, one
+// autocommit statement taken at the write gate. SQLite runs one writer at a time, so the count in
+// the statement cannot be overtaken by another upload, and no lock on the user's row is needed. The
+// foreign key tells an unknown user when the insert is tried; when it is not (cap reached, number
+// known), a read outside the gate tells it, on that uncommon path only.
+func (s *SQLStore) insertAutocommit(ctx context.Context, userID string, n ordernum.Number, at time.Time, maxPending int) (bool, error) {
+	var rows int64
+	err := s.db.Write(ctx, func(ctx context.Context) error {
+		res := s.db.Conn(ctx).Exec(insertCappedSQL, string(n), userID, StatusNew, at, at, userID, maxPending)
+		rows = res.RowsAffected
+		return res.Error
+	})
+	switch {
+	case errors.Is(err, gorm.ErrForeignKeyViolated):
+		return false, ErrUnknownUser
+	case err != nil:
+		return false, err
+	case rows == 1:
+		return true, nil
+	}
+	var users int64
+	if err := s.db.Conn(ctx).Raw("SELECT count(*) FROM gm_users WHERE id = ?", userID).Scan(&users).Error; err != nil {
+		return false, fmt.Errorf("look up user %s: %w", userID, err)
+	}
+	if users == 0 {
+		return false, ErrUnknownUser
+	}
+	return false, nil
 }

@@ -100,14 +100,19 @@ const insertCappedSQL = `INSERT INTO gm_orders (number, user_id, status, uploade
 // insert. So the transaction first locks the user's row (FOR NO KEY UPDATE: it does not block the
 // foreign-key checks of other tables' inserts, which take FOR KEY SHARE), and every later upload of
 // that user waits for the commit and then counts with a fresh snapshot that includes the new row.
-// Outside a transaction both statements go in one round trip (insertPipelined). On SQLite the lock
-// clause is dropped and the immediate transaction serialises all writers anyway.
+// Outside a transaction both statements go in one round trip (insertPipelined). On SQLite, where
+// writers are serialised anyway, the lock is not needed: outside a transaction the conditional
+// insert runs alone (insertAutocommit), inside one the lock clause is dropped.
 func (s *SQLStore) Insert(ctx context.Context, userID string, n ordernum.Number, at time.Time, maxPending int) (bool, error) {
 	at = at.UTC().Truncate(time.Microsecond)
 	var inserted bool
-	if s.usePipeline(ctx) {
+	if !db.InTx(ctx) {
+		insert := s.insertPipelined
+		if s.db.Dialect() == db.SQLite {
+			insert = s.insertAutocommit
+		}
 		var err error
-		if inserted, err = s.insertPipelined(ctx, userID, n, at, maxPending); err != nil {
+		if inserted, err = insert(ctx, userID, n, at, maxPending); err != nil {
 			return false, fmt.Errorf("insert order %s: %w", n, err)
 		}
 		return inserted, nil
