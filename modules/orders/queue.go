@@ -18,7 +18,9 @@ import (
 // A claim moves next_poll_at to the lease's end, so an order whose holder crashed is simply due
 // again when the lease expires, and "the earliest next_poll_at" is always when work is next due.
 // Claims take rows with FOR UPDATE SKIP LOCKED on PostgreSQL, so concurrent instances never claim
-// one order twice; on SQLite the claim is a single UPDATE, and writers are serialised by the engine.
+// one order twice; on SQLite, where writers are serialised, the claim ranks the due orders as a read
+// and leases them with an UPDATE that repeats the due check. Writes outside a transaction go through
+// db.DB.Write (the SQLite write gate).
 // Every method joins the transaction carried by ctx, if any. Safe for concurrent use.
 type Queue struct {
 	db  *db.DB
