@@ -69,7 +69,7 @@ func (a *asker) ask(ctx, reqCtx context.Context, c claim, s *slot) outcome {
 			return outcome{verdict: stopped}
 		}
 		renewedEnd := time.Now().Add(a.cfg.Lease)
-		wait, ok, err := a.admit(ctx, c)
+		wait, ok, renewed, err := a.admit(ctx, c, leaseEnd, margin)
 		switch {
 		case err != nil:
 			t.cancel()
@@ -86,7 +86,9 @@ func (a *asker) ask(ctx, reqCtx context.Context, c claim, s *slot) outcome {
 			t.cancel()
 			return outcome{verdict: leaseLost}
 		}
-		leaseEnd = renewedEnd
+		if renewed {
+			leaseEnd = renewedEnd
+		}
 
 		a.stats.requests.Add(1)
 		stop := s.watch()
@@ -154,14 +156,18 @@ var errLeaseLost = errors.New("order lease lost")
 // slots every instance shares (or returns how long until one frees), and it renews c's lease right
 // before the request, in one transaction, so that the request (bounded by RequestTimeout < Lease)
 // always ends inside the lease and nobody else asks about the order meanwhile. It reports false when
-// the lease had expired.
-func (a *asker) admit(ctx context.Context, c claim) (time.Duration, bool, error) {
+// the lease had expired, and whether it renewed it. While no limit is known and the lease held until
+// leaseEnd outlasts the request by margin (the common case: an ask right after its claim), the lease
+// already covers the request and is not renewed: one write less per ask.
+func (a *asker) admit(ctx context.Context, c claim, leaseEnd time.Time, margin time.Duration) (wait time.Duration, ok, renewed bool, err error) {
 	if !a.limit.paced() {
+		if time.Until(leaseEnd) > a.cfg.RequestTimeout+margin {
+			return 0, true, false, nil
+		}
 		ok, err := a.orders.Renew(ctx, c.job.Number, c.token, a.cfg.Lease)
-		return 0, ok, err
+		return 0, ok, true, err
 	}
-	var wait time.Duration
-	err := a.tx.InTx(ctx, func(ctx context.Context) error {
+	err = a.tx.InTx(ctx, func(ctx context.Context) error {
 		var err error
 		if wait, err = a.limit.reserveShared(ctx); err != nil || wait > 0 {
 			return err
@@ -174,11 +180,11 @@ func (a *asker) admit(ctx context.Context, c claim) (time.Duration, bool, error)
 	})
 	switch {
 	case errors.Is(err, errLeaseLost):
-		return 0, false, nil
+		return 0, false, true, nil
 	case err != nil:
-		return 0, false, err
+		return 0, false, false, err
 	}
-	return wait, wait == 0, nil
+	return wait, wait == 0, wait == 0, nil
 }
 
 // isTimeout reports whether err is a request that ran out of its deadline.

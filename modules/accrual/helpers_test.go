@@ -74,6 +74,7 @@ type fakeQueue struct {
 	seq        int
 	releaseErr func(owner string) error // when set, Release fails for the owners it returns an error for
 	claims     int
+	renewals   int
 }
 
 func newFakeQueue() *fakeQueue { return &fakeQueue{rows: map[ordernum.Number]*fakeOrder{}} }
@@ -144,6 +145,7 @@ func (q *fakeQueue) Requeue(_ context.Context, n ordernum.Number, owner string, 
 func (q *fakeQueue) Renew(_ context.Context, n ordernum.Number, owner string, lease time.Duration) (bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.renewals++
 	o := q.rows[n]
 	now := time.Now()
 	if o == nil || o.leaseOwner != owner || !o.leaseUntil.After(now) || !o.pending() {

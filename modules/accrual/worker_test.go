@@ -279,3 +279,45 @@ func TestWorkerRepollsQuicklyUnlessRateLimited(t *testing.T) {
 		})
 	}
 }
+
+// An ask right after its claim does not renew the lease while no limit is known: the claim's lease
+// outlasts the request. Once the limit is known the renewal goes with the shared send slot, and a
+// retry that waited at the gate until the lease might end before the request renews it first.
+func TestWorkerRenewsOnlyWhenTheLeaseMightNotLast(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		limited bool
+		gate    time.Duration // after a first failed request the gate closes this long
+		renews  int
+	}{
+		{name: "fresh claim", renews: 0},
+		{name: "rate limited", limited: true, renews: 1},
+		{name: "retry after waiting at the gate", gate: 17 * time.Second, renews: 1}, // lease 20 s, request 5 s
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := sqliteDB(t)
+			synctest.Test(t, func(t *testing.T) {
+				q := newFakeQueue()
+				n := q.add("u1", 1)[0]
+				var w *testWorker
+				c := newFakeClient(time.Second, func(_ ordernum.Number, call int) answer {
+					if tc.gate > 0 && call == 1 {
+						w.limit.holdUntil(time.Now().Add(tc.gate))
+						return answer{err: errBoom}
+					}
+					return processedAnswer(100)
+				})
+				w = newTestWorker(t, d, testConfig(), q, c)
+				if tc.limited {
+					w.limit.adopt(time.Time{}, 6000)
+				}
+				stop := w.start(t)
+				waitUntil(t, time.Minute, "the order processed", func() bool { return q.status(n) == "PROCESSED" })
+				stop()
+				q.mu.Lock()
+				defer q.mu.Unlock()
+				assert.Equal(t, tc.renews, q.renewals)
+			})
+		})
+	}
+}

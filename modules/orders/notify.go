@@ -63,10 +63,15 @@ func NewNotifications(d *db.DB, wakers []Waker, log *slog.Logger) *Notifications
 func (n *Notifications) Notify(ordernum.Number) {
 	n.wake()
 	if n.db.Dialect() == db.Postgres {
-		select {
-		case n.due <- struct{}{}:
-		default:
-		}
+		n.markDue()
+	}
+}
+
+// markDue records that the siblings have an upload to hear of. It never blocks.
+func (n *Notifications) markDue() {
+	select {
+	case n.due <- struct{}{}:
+	default:
 	}
 }
 
@@ -78,6 +83,12 @@ func (n *Notifications) wake() {
 
 // announceTimeout bounds one NOTIFY.
 const announceTimeout = 5 * time.Second
+
+// announceGap is the least time between two NOTIFYs of an instance. Under a stream of uploads one
+// NOTIFY per gap covers them all: each NOTIFY is a round trip, serialises on PostgreSQL's
+// notification queue and wakes every listening instance, while a sibling told 10 ms later loses
+// nothing (this instance's own worker is woken in process at once).
+const announceGap = 10 * time.Millisecond
 
 // relisten is the pause before listening again after the notification connection failed.
 const relisten = time.Second
@@ -105,7 +116,7 @@ func (n *Notifications) Start(ctx context.Context) error {
 	}()
 	go func() {
 		defer n.done.Done()
-		n.announce(runCtx)
+		n.announce(runCtx, func(ctx context.Context) error { return Announce(ctx, n.db, n.id) })
 	}()
 	select {
 	case err := <-first:
@@ -173,8 +184,11 @@ func (n *Notifications) listen(ctx context.Context, first chan<- error) {
 	}
 }
 
-// announce sends one NOTIFY per burst of uploads until ctx ends.
-func (n *Notifications) announce(ctx context.Context) {
+// announce tells the siblings of uploads with send (a NOTIFY) until ctx ends: the first upload at
+// once, then at most one NOTIFY per announceGap, each covering every upload since the one before.
+func (n *Notifications) announce(ctx context.Context, send func(context.Context) error) {
+	gap := time.NewTimer(0)
+	defer gap.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -182,10 +196,16 @@ func (n *Notifications) announce(ctx context.Context) {
 		case <-n.due:
 		}
 		actx, cancel := context.WithTimeout(ctx, announceTimeout)
-		err := Announce(actx, n.db, n.id)
+		err := send(actx)
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			n.log.WarnContext(ctx, "cannot tell other instances of an upload", "err", err)
+		}
+		gap.Reset(announceGap)
+		select {
+		case <-ctx.Done():
+			return
+		case <-gap.C:
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -105,4 +106,43 @@ func waitWoken(t *testing.T, w *countingWaker, what string) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s woke nobody within 10s", what)
 	}
+}
+
+// Under a stream of uploads the siblings get one NOTIFY per announceGap, not one per upload: the
+// first upload is announced at once, the ones during a gap by one NOTIFY at its end, and the last
+// upload is always announced.
+func TestNotificationsCoalesceAnnouncements(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := &Notifications{log: quiet(), due: make(chan struct{}, 1)}
+		var sends []time.Time
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			n.announce(ctx, func(context.Context) error {
+				sends = append(sends, time.Now())
+				return nil
+			})
+		}()
+		start := time.Now()
+		const uploads = 100
+		var last time.Time
+		for range uploads { // one upload every 300 µs for 30 ms
+			n.markDue()
+			last = time.Now()
+			time.Sleep(300 * time.Microsecond)
+		}
+		time.Sleep(3 * announceGap)
+		synctest.Wait()
+		cancel()
+		<-done
+
+		require.NotEmpty(t, sends)
+		assert.Equal(t, start, sends[0], "the first upload is announced at once")
+		assert.LessOrEqual(t, len(sends), int(last.Sub(start)/announceGap)+2, "sends at %v", sends)
+		for i := 1; i < len(sends); i++ {
+			assert.GreaterOrEqual(t, sends[i].Sub(sends[i-1]), announceGap, "NOTIFY %d came too soon", i)
+		}
+		assert.False(t, sends[len(sends)-1].Before(last), "the last upload is announced")
+	})
 }

@@ -18,7 +18,9 @@ import (
 // A claim moves next_poll_at to the lease's end, so an order whose holder crashed is simply due
 // again when the lease expires, and "the earliest next_poll_at" is always when work is next due.
 // Claims take rows with FOR UPDATE SKIP LOCKED on PostgreSQL, so concurrent instances never claim
-// one order twice; on SQLite the claim is a single UPDATE, and writers are serialised by the engine.
+// one order twice; on SQLite, where writers are serialised, the claim ranks the due orders as a read
+// and leases them with an UPDATE that repeats the due check. Writes outside a transaction go through
+// db.DB.Write (the SQLite write gate).
 // Every method joins the transaction carried by ctx, if any. Safe for concurrent use.
 type Queue struct {
 	db  *db.DB
@@ -37,6 +39,18 @@ func (q *Queue) clock() time.Time { return queueTime(q.now()) }
 
 // queueTime is how every time is stored: UTC, microseconds.
 func queueTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// exec runs one write statement as a writer of the database (db.DB.Write: on SQLite it queues at
+// the write gate) and returns the rows it changed.
+func (q *Queue) exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	var rows int64
+	err := q.db.Write(ctx, func(ctx context.Context) error {
+		res := q.db.Conn(ctx).Exec(sql, args...)
+		rows = res.RowsAffected
+		return res.Error
+	})
+	return rows, err
+}
 
 type claimRow struct {
 	Number   string `gorm:"column:number"`
@@ -63,31 +77,13 @@ func (q *Queue) Claim(ctx context.Context, owner string, limit int, lease time.D
 	}
 	now := q.clock()
 	until := queueTime(now.Add(lease))
-	lock := ""
-	if q.db.Dialect() == db.Postgres {
-		lock = " FOR UPDATE SKIP LOCKED" // the due check is repeated on the locked row's latest version
-	}
 	var rows []claimRow
-	err := q.db.Conn(ctx).Raw(`UPDATE gm_orders SET lease_owner = ?, lease_until = ?, next_poll_at = ?
-		WHERE number IN (
-			SELECT number FROM gm_orders
-			WHERE number IN (
-				SELECT number FROM (
-					SELECT number, next_poll_at, klass,
-						ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY klass, next_poll_at, number) AS turn
-					FROM (
-						SELECT number, user_id, next_poll_at,
-							CASE WHEN status = ? AND attempts = 0 THEN 0 ELSE 1 END AS klass
-						FROM gm_orders
-						WHERE next_poll_at <= ? AND status IN (?, ?) AND (lease_until IS NULL OR lease_until < ?)
-					) due
-				) ranked
-				ORDER BY turn, klass, next_poll_at, number LIMIT ?)
-			AND next_poll_at <= ? AND status IN (?, ?) AND (lease_until IS NULL OR lease_until < ?)`+lock+`)
-		RETURNING number, user_id, status, attempts`,
-		owner, until, until,
-		StatusNew, now, StatusNew, StatusProcessing, now, limit,
-		now, StatusNew, StatusProcessing, now).Scan(&rows).Error
+	var err error
+	if q.db.Dialect() == db.Postgres {
+		rows, err = q.claimLocked(ctx, owner, limit, now, until)
+	} else {
+		rows, err = q.claimReadThenWrite(ctx, owner, limit, now, until)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("claim due orders: %w", err)
 	}
@@ -101,6 +97,62 @@ func (q *Queue) Claim(ctx context.Context, owner string, limit int, lease time.D
 	return jobs, nil
 }
 
+// dueSQL is the condition of an order that may be claimed at a time given twice: due, pending, and
+// under no live lease.
+const dueSQL = `next_poll_at <= ? AND status IN ('` + StatusNew + `', '` + StatusProcessing + `') AND (lease_until IS NULL OR lease_until < ?)`
+
+// rankSQL picks the numbers of up to a limit of due orders in Claim's fair order. Its arguments:
+// the time twice (dueSQL), then the limit.
+const rankSQL = `SELECT number FROM (
+		SELECT number, next_poll_at, klass,
+			ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY klass, next_poll_at, number) AS turn
+		FROM (
+			SELECT number, user_id, next_poll_at,
+				CASE WHEN status = '` + StatusNew + `' AND attempts = 0 THEN 0 ELSE 1 END AS klass
+			FROM gm_orders
+			WHERE ` + dueSQL + `
+		) due
+	) ranked
+	ORDER BY turn, klass, next_poll_at, number LIMIT ?`
+
+// claimReturning ends a claim's UPDATE.
+const claimReturning = ` RETURNING number, user_id, status, attempts`
+
+// claimLocked is Claim on PostgreSQL: one statement that ranks the due orders and leases those it
+// can lock, skipping rows another claim holds locked (FOR UPDATE SKIP LOCKED); the due check is
+// repeated on the locked row's latest version.
+func (q *Queue) claimLocked(ctx context.Context, owner string, limit int, now, until time.Time) ([]claimRow, error) {
+	var rows []claimRow
+	err := q.db.Conn(ctx).Raw(`UPDATE gm_orders SET lease_owner = ?, lease_until = ?, next_poll_at = ?
+		WHERE number IN (
+			SELECT number FROM gm_orders
+			WHERE number IN (`+rankSQL+`) AND `+dueSQL+` FOR UPDATE SKIP LOCKED)`+claimReturning,
+		owner, until, until, now, now, limit, now, now).Scan(&rows).Error
+	return rows, err
+}
+
+// claimReadThenWrite is Claim on SQLite, where a statement that writes holds the database's only
+// write lock from its start: the ranking, which reads and sorts every due order, runs first as a
+// plain read (WAL readers never wait for the writer), and only the lease itself is a write, a short
+// UPDATE of the chosen numbers taken at the write gate. The UPDATE repeats the due check, so an
+// order another claim leased in between is left out.
+func (q *Queue) claimReadThenWrite(ctx context.Context, owner string, limit int, now, until time.Time) ([]claimRow, error) {
+	var numbers []string
+	if err := q.db.Conn(ctx).Raw(rankSQL, now, now, limit).Scan(&numbers).Error; err != nil {
+		return nil, err
+	}
+	if len(numbers) == 0 {
+		return nil, nil
+	}
+	var rows []claimRow
+	err := q.db.Write(ctx, func(ctx context.Context) error {
+		return q.db.Conn(ctx).Raw(`UPDATE gm_orders SET lease_owner = ?, lease_until = ?, next_poll_at = ?
+			WHERE number IN ? AND `+dueSQL+claimReturning,
+			owner, until, until, numbers, now, now).Scan(&rows).Error
+	})
+	return rows, err
+}
+
 // Requeue ends owner's lease on n and makes it due at at with the given attempt count; processing
 // moves a NEW order to PROCESSING. It reports false, changing nothing, when owner no longer holds n
 // or n is final.
@@ -112,28 +164,29 @@ func (q *Queue) Requeue(ctx context.Context, n ordernum.Number, owner string, pr
 		args = append([]any{StatusProcessing}, args...)
 	}
 	args = append(args, string(n), owner, StatusNew, StatusProcessing)
-	res := q.db.Conn(ctx).Exec("UPDATE gm_orders SET "+set+
+	rows, err := q.exec(ctx, "UPDATE gm_orders SET "+set+
 		" WHERE number = ? AND lease_owner = ? AND status IN (?, ?)", args...)
-	if res.Error != nil {
-		return false, fmt.Errorf("requeue order %s: %w", n, res.Error)
+	if err != nil {
+		return false, fmt.Errorf("requeue order %s: %w", n, err)
 	}
-	return res.RowsAffected == 1, nil
+	return rows == 1, nil
 }
 
 // Renew extends owner's lease on n to lease from now, moving next_poll_at with it, but only while the
 // lease is still owner's and has not expired: it reports false, changing nothing, otherwise (someone
-// else may hold the order now, or it is due again). The accrual worker renews right before every
-// request, so a request bounded by a timeout shorter than lease always ends inside the lease.
+// else may hold the order now, or it is due again). The accrual worker renews before a request that
+// its lease might not outlast, so a request bounded by a timeout shorter than lease always ends
+// inside the lease.
 func (q *Queue) Renew(ctx context.Context, n ordernum.Number, owner string, lease time.Duration) (bool, error) {
 	now := q.clock()
 	until := queueTime(now.Add(lease))
-	res := q.db.Conn(ctx).Exec(`UPDATE gm_orders SET lease_until = ?, next_poll_at = ?
+	rows, err := q.exec(ctx, `UPDATE gm_orders SET lease_until = ?, next_poll_at = ?
 		WHERE number = ? AND lease_owner = ? AND lease_until > ? AND status IN (?, ?)`,
 		until, until, string(n), owner, now, StatusNew, StatusProcessing)
-	if res.Error != nil {
-		return false, fmt.Errorf("renew lease on order %s: %w", n, res.Error)
+	if err != nil {
+		return false, fmt.Errorf("renew lease on order %s: %w", n, err)
 	}
-	return res.RowsAffected == 1, nil
+	return rows == 1, nil
 }
 
 // Release ends owner's leases on the given orders and makes them due at at; it returns how many it
@@ -143,26 +196,26 @@ func (q *Queue) Release(ctx context.Context, owner string, numbers []ordernum.Nu
 	for len(numbers) > 0 {
 		chunk := numbers[:min(len(numbers), queueBatch)]
 		numbers = numbers[len(chunk):]
-		res := q.db.Conn(ctx).Exec(`UPDATE gm_orders SET next_poll_at = ?, lease_owner = NULL, lease_until = NULL
+		rows, err := q.exec(ctx, `UPDATE gm_orders SET next_poll_at = ?, lease_owner = NULL, lease_until = NULL
 			WHERE lease_owner = ? AND number IN ? AND status IN (?, ?)`,
 			queueTime(at), owner, queueStrings(chunk), StatusNew, StatusProcessing)
-		if res.Error != nil {
-			return total, fmt.Errorf("release leases: %w", res.Error)
+		if err != nil {
+			return total, fmt.Errorf("release leases: %w", err)
 		}
-		total += res.RowsAffected
+		total += rows
 	}
 	return total, nil
 }
 
 // MarkInvalid makes n INVALID, a final status. It reports false when n was final already.
 func (q *Queue) MarkInvalid(ctx context.Context, n ordernum.Number) (bool, error) {
-	res := q.db.Conn(ctx).Exec(`UPDATE gm_orders SET status = ?, accrual = NULL, next_poll_at = NULL,
+	rows, err := q.exec(ctx, `UPDATE gm_orders SET status = ?, accrual = NULL, next_poll_at = NULL,
 		lease_owner = NULL, lease_until = NULL WHERE number = ? AND status IN (?, ?)`,
 		StatusInvalid, string(n), StatusNew, StatusProcessing)
-	if res.Error != nil {
-		return false, fmt.Errorf("mark order %s invalid: %w", n, res.Error)
+	if err != nil {
+		return false, fmt.Errorf("mark order %s invalid: %w", n, err)
 	}
-	return res.RowsAffected == 1, nil
+	return rows == 1, nil
 }
 
 // MarkProcessed makes n PROCESSED, a final status, with the accrual (nil: none). It reports false,
@@ -174,13 +227,13 @@ func (q *Queue) MarkProcessed(ctx context.Context, n ordernum.Number, accrual *p
 		a := int64(*accrual)
 		amount = &a
 	}
-	res := q.db.Conn(ctx).Exec(`UPDATE gm_orders SET status = ?, accrual = ?, next_poll_at = NULL,
+	rows, err := q.exec(ctx, `UPDATE gm_orders SET status = ?, accrual = ?, next_poll_at = NULL,
 		lease_owner = NULL, lease_until = NULL WHERE number = ? AND status IN (?, ?)`,
 		StatusProcessed, amount, string(n), StatusNew, StatusProcessing)
-	if res.Error != nil {
-		return false, fmt.Errorf("mark order %s processed: %w", n, res.Error)
+	if err != nil {
+		return false, fmt.Errorf("mark order %s processed: %w", n, err)
 	}
-	return res.RowsAffected == 1, nil
+	return rows == 1, nil
 }
 
 // NextDue returns when the earliest pending order is due; false when no order is pending.

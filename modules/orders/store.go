@@ -99,11 +99,24 @@ const insertCappedSQL = `INSERT INTO gm_orders (number, user_id, status, uploade
 // COMMITTED two concurrent statements each count from their own snapshot, both see cap-1 and both
 // insert. So the transaction first locks the user's row (FOR NO KEY UPDATE: it does not block the
 // foreign-key checks of other tables' inserts, which take FOR KEY SHARE), and every later upload of
-// that user waits for the commit and then counts with a fresh snapshot that includes the new row. On
-// SQLite the lock clause is dropped and the immediate transaction serialises all writers anyway.
+// that user waits for the commit and then counts with a fresh snapshot that includes the new row.
+// Outside a transaction both statements go in one round trip (insertPipelined). On SQLite, where
+// writers are serialised anyway, the lock is not needed: outside a transaction the conditional
+// insert runs alone (insertAutocommit), inside one the lock clause is dropped.
 func (s *SQLStore) Insert(ctx context.Context, userID string, n ordernum.Number, at time.Time, maxPending int) (bool, error) {
 	at = at.UTC().Truncate(time.Microsecond)
 	var inserted bool
+	if !db.InTx(ctx) {
+		insert := s.insertPipelined
+		if s.db.Dialect() == db.SQLite {
+			insert = s.insertAutocommit
+		}
+		var err error
+		if inserted, err = insert(ctx, userID, n, at, maxPending); err != nil {
+			return false, fmt.Errorf("insert order %s: %w", n, err)
+		}
+		return inserted, nil
+	}
 	err := s.db.InTx(ctx, func(ctx context.Context) error {
 		var users []string
 		err := s.db.Conn(ctx).Table("gm_users").Select("id").Where("id = ?", userID).

@@ -88,6 +88,7 @@ type DB struct {
 	dialect         Dialect
 	file            string // SQLite: the database file ("" in memory)
 	requireExisting bool
+	gate            *writeGate // SQLite: one writer at a time, in arrival order (nil on PostgreSQL)
 }
 
 // ParseURI tells which engine a URI names and returns the DSN to open it with.
@@ -155,6 +156,7 @@ func New(cfg Config) (*DB, error) {
 		if d.sql, err = sql.Open(sqlite.DriverName, dsn); err != nil {
 			return nil, fmt.Errorf("open sqlite database: %w", err)
 		}
+		d.gate = newWriteGate()
 		if !strings.Contains(dsn, "mode=memory") {
 			d.file = strings.TrimPrefix(strings.SplitN(dsn, "?", 2)[0], "file:")
 		}
@@ -291,10 +293,17 @@ func (d *DB) Conn(ctx context.Context) *gorm.DB {
 
 // InTx runs fn in one transaction: committed if fn returns nil, rolled back otherwise. The ctx given
 // to fn carries the transaction, so every store called with it joins. Inside a transaction already,
-// fn simply joins the outer one.
+// fn simply joins the outer one. On SQLite the transaction first waits its turn at the write gate
+// (see Write), since every transaction there is an immediate one, a writer.
 func (d *DB) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
 		return fn(ctx)
+	}
+	if d.gate != nil && ctx.Value(gateKey{}) == nil {
+		if err := d.gate.enter(ctx); err != nil {
+			return err
+		}
+		defer d.gate.leave()
 	}
 	return d.orm().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return fn(context.WithValue(ctx, txKey{}, tx))
