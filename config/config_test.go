@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -312,5 +313,45 @@ func TestBuiltinAccrualAddress(t *testing.T) {
 		cfg, err := load(t)
 		require.NoError(t, err, addr)
 		assert.Equal(t, addr, cfg.BuiltinAccrual.Address)
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	clearEnv(t)
+	cfg, err := load(t)
+	require.NoError(t, err)
+	assert.Equal(t, config.DefaultMemoryLimit, cfg.Runtime.MemoryLimit)
+
+	t.Setenv("GOPHERMART_MEMORY_LIMIT", "96MiB")
+	cfg, err = load(t)
+	require.NoError(t, err)
+	assert.Equal(t, "96MiB", cfg.Runtime.MemoryLimit)
+
+	cfg, err = load(t, "--memory-limit", "off")
+	require.NoError(t, err)
+	assert.Equal(t, "off", cfg.Runtime.MemoryLimit, "the flag wins")
+
+	clearEnv(t)
+	file := filepath.Join(t.TempDir(), "cfg.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("runtime:\n  memory_limit: 1GiB\n"), 0o600))
+	cfg, err = load(t, "--config", file)
+	require.NoError(t, err)
+	assert.Equal(t, "1GiB", cfg.Runtime.MemoryLimit)
+
+	for _, bad := range []string{"lots", "64MB", "-1MiB", "0", "9999999TiB", "1.5GiB"} {
+		_, err = load(t, "--memory-limit", bad)
+		require.ErrorIs(t, err, config.ErrInvalid, bad)
+		assert.Contains(t, err.Error(), "GOPHERMART_MEMORY_LIMIT (--memory-limit)", bad)
+	}
+}
+
+func TestParseMemoryLimit(t *testing.T) {
+	for give, want := range map[string]int64{
+		"123": 123, "123B": 123, "4KiB": 4 << 10, "32MiB": 32 << 20, " 2GiB ": 2 << 30, "1TiB": 1 << 40,
+		"off": math.MaxInt64, "OFF": math.MaxInt64,
+	} {
+		got, err := config.ParseMemoryLimit(give)
+		require.NoError(t, err, give)
+		assert.Equal(t, want, got, give)
 	}
 }
