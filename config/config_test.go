@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gophermart/gophermart/config"
+	"github.com/gophermart/gophermart/modules/auth"
 	"github.com/gophermart/gophermart/modules/orders"
 )
 
@@ -320,12 +322,25 @@ func TestMemoryLimit(t *testing.T) {
 	clearEnv(t)
 	cfg, err := load(t)
 	require.NoError(t, err)
-	assert.Equal(t, config.DefaultMemoryLimit, cfg.Runtime.MemoryLimit)
+	assert.Equal(t, config.MemoryLimitAuto, cfg.Runtime.MemoryLimit)
+	limit, err := cfg.MemoryLimit()
+	require.NoError(t, err)
+	hashMemory := int64(auth.DefaultParams.Memory) << 10
+	assert.Equal(t, config.MemoryLimitBase+int64(runtime.NumCPU()+1)*hashMemory, limit, "auto: one hash more than the CPU count")
+
+	cfg, err = load(t, "--hash-concurrency", "3")
+	require.NoError(t, err)
+	limit, err = cfg.MemoryLimit()
+	require.NoError(t, err)
+	assert.Equal(t, config.MemoryLimitBase+4*hashMemory, limit, "auto: one hash more than the hash concurrency")
 
 	t.Setenv("GOPHERMART_MEMORY_LIMIT", "96MiB")
 	cfg, err = load(t)
 	require.NoError(t, err)
 	assert.Equal(t, "96MiB", cfg.Runtime.MemoryLimit)
+	limit, err = cfg.MemoryLimit()
+	require.NoError(t, err)
+	assert.Equal(t, int64(96<<20), limit)
 
 	cfg, err = load(t, "--memory-limit", "off")
 	require.NoError(t, err)

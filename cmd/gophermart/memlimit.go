@@ -17,7 +17,7 @@ import (
 func memoryLimit(cfg *config.Config) fx.Option {
 	return fx.Invoke(func(lc fx.Lifecycle, log *slog.Logger) {
 		lc.Append(fx.StartHook(func() error {
-			limit, fromEnv, err := applyMemoryLimit(cfg.Runtime.MemoryLimit, os.LookupEnv)
+			limit, fromEnv, err := applyMemoryLimit(cfg, os.LookupEnv)
 			if err != nil {
 				return err
 			}
@@ -27,13 +27,13 @@ func memoryLimit(cfg *config.Config) fx.Option {
 	})
 }
 
-// applyMemoryLimit sets the soft memory limit to setting unless lookupEnv finds GOMEMLIMIT set,
+// applyMemoryLimit sets the soft memory limit cfg asks for unless lookupEnv finds GOMEMLIMIT set,
 // and returns the limit in effect and whether it came from GOMEMLIMIT.
-func applyMemoryLimit(setting string, lookupEnv func(string) (string, bool)) (limit int64, fromEnv bool, err error) {
+func applyMemoryLimit(cfg *config.Config, lookupEnv func(string) (string, bool)) (limit int64, fromEnv bool, err error) {
 	if v, ok := lookupEnv("GOMEMLIMIT"); ok && v != "" {
 		return debug.SetMemoryLimit(-1), true, nil
 	}
-	limit, err = config.ParseMemoryLimit(setting)
+	limit, err = cfg.MemoryLimit()
 	if err != nil {
 		return 0, false, fmt.Errorf("%w: %s: %w", config.ErrInvalid, config.Settings.Name("runtime.memory_limit"), err)
 	}

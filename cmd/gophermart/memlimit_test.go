@@ -12,6 +12,7 @@ import (
 	"go.uber.org/fx/fxtest"
 
 	"github.com/gophermart/gophermart/config"
+	"github.com/gophermart/gophermart/modules/auth"
 	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
 )
 
@@ -43,14 +44,17 @@ func TestMemoryLimitApplied(t *testing.T) {
 func TestApplyMemoryLimit(t *testing.T) {
 	keepMemoryLimit(t)
 	noEnv := func(string) (string, bool) { return "", false }
+	limitOf := func(setting string) *config.Config {
+		return &config.Config{Runtime: config.Runtime{MemoryLimit: setting}, Auth: auth.Config{HashConcurrency: 1}}
+	}
 
-	limit, fromEnv, err := applyMemoryLimit("48MiB", noEnv)
+	limit, fromEnv, err := applyMemoryLimit(limitOf("48MiB"), noEnv)
 	require.NoError(t, err)
 	assert.False(t, fromEnv)
 	assert.Equal(t, int64(48<<20), limit)
 	assert.Equal(t, int64(48<<20), debug.SetMemoryLimit(-1))
 
-	limit, _, err = applyMemoryLimit("off", noEnv)
+	limit, _, err = applyMemoryLimit(limitOf("off"), noEnv)
 	require.NoError(t, err)
 	assert.Equal(t, int64(math.MaxInt64), limit)
 	assert.Equal(t, int64(math.MaxInt64), debug.SetMemoryLimit(-1))
@@ -58,13 +62,18 @@ func TestApplyMemoryLimit(t *testing.T) {
 	// GOMEMLIMIT wins: the runtime took it at process start and the setting leaves it alone.
 	debug.SetMemoryLimit(300 << 20)
 	gomemlimit := func(k string) (string, bool) { return "300MiB", k == "GOMEMLIMIT" }
-	limit, fromEnv, err = applyMemoryLimit("48MiB", gomemlimit)
+	limit, fromEnv, err = applyMemoryLimit(limitOf("48MiB"), gomemlimit)
 	require.NoError(t, err)
 	assert.True(t, fromEnv)
 	assert.Equal(t, int64(300<<20), limit)
 	assert.Equal(t, int64(300<<20), debug.SetMemoryLimit(-1))
 
-	_, _, err = applyMemoryLimit("lots", noEnv)
+	limit, _, err = applyMemoryLimit(limitOf("auto"), noEnv)
+	require.NoError(t, err)
+	assert.Equal(t, config.MemoryLimitBase+2*int64(auth.DefaultParams.Memory)<<10, limit)
+	assert.Equal(t, limit, debug.SetMemoryLimit(-1))
+
+	_, _, err = applyMemoryLimit(limitOf("lots"), noEnv)
 	require.ErrorIs(t, err, config.ErrInvalid)
-	assert.Equal(t, int64(300<<20), debug.SetMemoryLimit(-1), "a bad setting changes nothing")
+	assert.Equal(t, limit, debug.SetMemoryLimit(-1), "a bad setting changes nothing")
 }
