@@ -52,7 +52,7 @@ type Runtime struct {
 	MemoryLimit string `mapstructure:"memory_limit"`
 }
 
-// MemoryLimitAuto, the default memory limit setting, sizes the limit to what the service needs:
+// MemoryLimitAuto is the default memory limit setting. It sizes the limit to what the service needs:
 // MemoryLimitBase for everything but password hashing, plus room for one argon2id computation more
 // than may run at once (auth.hash_concurrency), so that the collector never has to run on every
 // allocation while hashes are in flight.

@@ -30,8 +30,9 @@ func TestMemoryLimitApplied(t *testing.T) {
 	debug.SetMemoryLimit(math.MaxInt64)
 	fs := pflag.NewFlagSet("gophermart", pflag.ContinueOnError)
 	config.AddFlags(fs)
-	require.NoError(t, fs.Parse([]string{"--run-address=127.0.0.1:0", "--database-uri=" + dbtest.URI(t, "sqlite"),
-		"--log-level=error", "--memory-limit=1GiB"}))
+	require.NoError(t, fs.Parse([]string{
+		"--run-address=127.0.0.1:0", "--database-uri=" + dbtest.URI(t, "sqlite"), "--log-level=error", "--memory-limit=1GiB",
+	}))
 	cfg, err := config.Load(fs)
 	require.NoError(t, err)
 	app := fxtest.New(t, serveOptions(cfg), fx.NopLogger)

@@ -55,6 +55,7 @@ func benchServe(b *testing.B, app *fiber.App, req string, want int) {
 
 // processCPU is the CPU time (user and system) the process has used so far, in nanoseconds.
 func processCPU(b *testing.B) int64 {
+	b.Helper()
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		b.Fatal(err)

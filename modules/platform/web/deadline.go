@@ -40,7 +40,8 @@ func (d *deadlines) context() context.Context {
 		return cur.ctx
 	}
 	until := now.Add(d.grain)
-	ctx, cancel := context.WithDeadline(context.Background(), until.Add(d.timeout))
+	// Its deadline ends it: no request sharing it may cancel it sooner.
+	ctx, cancel := context.WithDeadline(context.Background(), until.Add(d.timeout)) //nolint:gosec // G118: kept in sharedDeadline; the timer ends it
 	next := &sharedDeadline{ctx: ctx, cancel: cancel, until: until}
 	// A request that raced here first has already stored a context as good as this one.
 	if old := d.cur.Load(); old == nil || !now.Before(old.until) {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -37,11 +36,11 @@ func TestSharedDeadlines(t *testing.T) {
 		dl2, _ := second.Deadline()
 		assert.Equal(t, time.Now().Add(timeout+d.grain), dl2)
 
-		assert.NoError(t, first.Err())
+		require.NoError(t, first.Err())
 		time.Sleep(timeout)
 		<-first.Done()
-		assert.True(t, errors.Is(first.Err(), context.DeadlineExceeded))
-		assert.NoError(t, second.Err(), "ends a grain later")
+		require.ErrorIs(t, first.Err(), context.DeadlineExceeded)
+		require.NoError(t, second.Err(), "ends a grain later")
 		time.Sleep(d.grain)
 		<-second.Done()
 	})

@@ -3,12 +3,12 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"sync/atomic"
 	"time"
@@ -255,7 +255,13 @@ func requestID(c *fiber.Ctx) string {
 var requestIDs = struct {
 	prefix uint64
 	n      atomic.Uint64
-}{prefix: rand.Uint64()}
+}{prefix: randomPrefix()}
+
+func randomPrefix() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails: crypto/rand aborts the program instead
+	return binary.BigEndian.Uint64(b[:])
+}
 
 func newRequestID(dst *[36]byte) {
 	var b [16]byte
