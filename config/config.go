@@ -5,7 +5,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
+	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +40,66 @@ type Config struct {
 	// of its own, apart from the API server, in the code.
 	Pprof     pprof.Config `mapstructure:"-"`
 	Lifecycle Lifecycle    `mapstructure:"lifecycle"`
+	Runtime   Runtime      `mapstructure:"runtime"`
+}
+
+// Runtime tunes the Go runtime of the process.
+type Runtime struct {
+	// MemoryLimit is the Go runtime's soft memory limit (runtime/debug.SetMemoryLimit): "auto"
+	// (MemoryLimitAuto), or in the GOMEMLIMIT syntax bytes with an optional B, KiB, MiB, GiB or TiB
+	// suffix, or "off". Near it the garbage collector runs sooner and hands freed memory back to
+	// the system. The GOMEMLIMIT environment variable, when set, wins over it.
+	MemoryLimit string `mapstructure:"memory_limit"`
+}
+
+// MemoryLimitAuto is the default memory limit setting. It sizes the limit to what the service needs:
+// MemoryLimitBase for everything but password hashing, plus room for one argon2id computation more
+// than may run at once (auth.hash_concurrency), so that the collector never has to run on every
+// allocation while hashes are in flight.
+const MemoryLimitAuto = "auto"
+
+// MemoryLimitBase is the part of the automatic memory limit for everything but password hashing:
+// the live heap under load is a few MiB, and the collector's default pace lets it double.
+const MemoryLimitBase = 16 << 20
+
+// MemoryLimitOff is the memory limit setting that leaves the process without one.
+const MemoryLimitOff = "off"
+
+// MemoryLimit returns the soft memory limit the runtime.memory_limit setting asks for, in bytes.
+func (c *Config) MemoryLimit() (int64, error) {
+	if !strings.EqualFold(strings.TrimSpace(c.Runtime.MemoryLimit), MemoryLimitAuto) {
+		return ParseMemoryLimit(c.Runtime.MemoryLimit)
+	}
+	hashes := c.Auth.HashConcurrency
+	if hashes <= 0 {
+		hashes = runtime.NumCPU() // as auth sizes its hashing slots
+	}
+	return MemoryLimitBase + int64(hashes+1)*int64(auth.DefaultParams.Memory)<<10, nil
+}
+
+// ParseMemoryLimit reads a memory limit in the GOMEMLIMIT syntax: a byte count with an optional B,
+// KiB, MiB, GiB or TiB suffix, or "off" (no limit: math.MaxInt64, as the runtime takes it).
+func ParseMemoryLimit(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if strings.EqualFold(s, MemoryLimitOff) {
+		return math.MaxInt64, nil
+	}
+	units := []struct {
+		suffix string
+		shift  uint
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}
+	num, shift := s, uint(0)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, shift = n, u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("want %q, a positive size such as 64MiB (suffix B, KiB, MiB, GiB or TiB) or %q, got %q", MemoryLimitAuto, MemoryLimitOff, s)
+	}
+	return n << shift, nil
 }
 
 // Lifecycle bounds how long the program may take to start and to stop.
@@ -99,6 +162,7 @@ var Settings = settings.Table{
 	{Key: "accrual.max_retry_after", Flag: "accrual-max-retry-after", Env: "GOPHERMART_ACCRUAL_MAX_RETRY_AFTER", Default: 2 * time.Minute, Usage: "cap of the pause a 429's Retry-After may ask for"},
 	{Key: "lifecycle.start_timeout", Flag: "start-timeout", Env: "GOPHERMART_START_TIMEOUT", Default: 2 * time.Minute, Usage: "time allowed to start: connect to the database, migrate (perhaps waiting for another instance), bind the listeners"},
 	{Key: "lifecycle.stop_timeout", Flag: "stop-timeout", Env: "GOPHERMART_STOP_TIMEOUT", Default: 20 * time.Second, Usage: "time allowed to stop gracefully: in-flight requests and accrual calls finish within it"},
+	{Key: "runtime.memory_limit", Flag: "memory-limit", Env: "GOPHERMART_MEMORY_LIMIT", Default: MemoryLimitAuto, Usage: "soft memory limit of the Go runtime: auto (16 MiB plus one password hash more than the hash concurrency), a size such as 64MiB (B, KiB, MiB, GiB, TiB) or off; GOMEMLIMIT, when set, wins"},
 	{Key: "log.level", Flag: "log-level", Env: "GOPHERMART_LOG_LEVEL", Default: "info", Usage: "log level: debug, info, warn, error"},
 	{Key: "log.format", Flag: "log-format", Env: "GOPHERMART_LOG_FORMAT", Default: logging.FormatAuto, Usage: "log format on stderr: auto (text on a terminal, json otherwise), json or text"},
 }
@@ -210,6 +274,9 @@ func (c *Config) problems() []string {
 		}
 	default:
 		bad("auth.cookie_samesite", "must be Strict, Lax or None")
+	}
+	if _, err := c.MemoryLimit(); err != nil {
+		bad("runtime.memory_limit", err.Error())
 	}
 	if _, ok := logging.ParseLevel(c.Log.Level); !ok {
 		bad("log.level", "must be debug, info, warn or error")

@@ -1,8 +1,10 @@
 package config_test
 
 import (
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gophermart/gophermart/config"
+	"github.com/gophermart/gophermart/modules/auth"
 	"github.com/gophermart/gophermart/modules/orders"
 )
 
@@ -312,5 +315,58 @@ func TestBuiltinAccrualAddress(t *testing.T) {
 		cfg, err := load(t)
 		require.NoError(t, err, addr)
 		assert.Equal(t, addr, cfg.BuiltinAccrual.Address)
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	clearEnv(t)
+	cfg, err := load(t)
+	require.NoError(t, err)
+	assert.Equal(t, config.MemoryLimitAuto, cfg.Runtime.MemoryLimit)
+	limit, err := cfg.MemoryLimit()
+	require.NoError(t, err)
+	hashMemory := int64(auth.DefaultParams.Memory) << 10
+	assert.Equal(t, config.MemoryLimitBase+int64(runtime.NumCPU()+1)*hashMemory, limit, "auto: one hash more than the CPU count")
+
+	cfg, err = load(t, "--hash-concurrency", "3")
+	require.NoError(t, err)
+	limit, err = cfg.MemoryLimit()
+	require.NoError(t, err)
+	assert.Equal(t, config.MemoryLimitBase+4*hashMemory, limit, "auto: one hash more than the hash concurrency")
+
+	t.Setenv("GOPHERMART_MEMORY_LIMIT", "96MiB")
+	cfg, err = load(t)
+	require.NoError(t, err)
+	assert.Equal(t, "96MiB", cfg.Runtime.MemoryLimit)
+	limit, err = cfg.MemoryLimit()
+	require.NoError(t, err)
+	assert.Equal(t, int64(96<<20), limit)
+
+	cfg, err = load(t, "--memory-limit", "off")
+	require.NoError(t, err)
+	assert.Equal(t, "off", cfg.Runtime.MemoryLimit, "the flag wins")
+
+	clearEnv(t)
+	file := filepath.Join(t.TempDir(), "cfg.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("runtime:\n  memory_limit: 1GiB\n"), 0o600))
+	cfg, err = load(t, "--config", file)
+	require.NoError(t, err)
+	assert.Equal(t, "1GiB", cfg.Runtime.MemoryLimit)
+
+	for _, bad := range []string{"lots", "64MB", "-1MiB", "0", "9999999TiB", "1.5GiB"} {
+		_, err = load(t, "--memory-limit", bad)
+		require.ErrorIs(t, err, config.ErrInvalid, bad)
+		assert.Contains(t, err.Error(), "GOPHERMART_MEMORY_LIMIT (--memory-limit)", bad)
+	}
+}
+
+func TestParseMemoryLimit(t *testing.T) {
+	for give, want := range map[string]int64{
+		"123": 123, "123B": 123, "4KiB": 4 << 10, "32MiB": 32 << 20, " 2GiB ": 2 << 30, "1TiB": 1 << 40,
+		"off": math.MaxInt64, "OFF": math.MaxInt64,
+	} {
+		got, err := config.ParseMemoryLimit(give)
+		require.NoError(t, err, give)
+		assert.Equal(t, want, got, give)
 	}
 }

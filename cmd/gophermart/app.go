@@ -30,6 +30,7 @@ func baseOptions(cfg *config.Config) fx.Option {
 		fx.Supply(cfg.HTTP, cfg.DB, cfg.Auth, cfg.Accrual, cfg.Orders, cfg.Balance, cfg.Log),
 		fx.WithLogger(logging.FxLogger),
 		logging.Module,
+		memoryLimit(cfg),
 		db.Module,
 	)
 }

@@ -1,7 +1,10 @@
 package web
 
 import (
+	"maps"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -43,6 +46,7 @@ func httpMetrics(reg prometheus.Registerer, namespace string, handleError fiber.
 		Buckets:   []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"method", "route"})
 	reg.MustRegister(requests, duration)
+	series := newSeriesCache(requests, duration)
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		// Answer errors here, through the one error handler, so the status counted is the one sent.
@@ -55,12 +59,62 @@ func httpMetrics(reg prometheus.Registerer, namespace string, handleError fiber.
 		if status == fiber.StatusNotFound && (route == "/" || route == "") {
 			route = "unmatched"
 		}
-		// fiber's strings alias buffers reused by the next request: labels outlive it, so copy.
-		method := utils.CopyString(c.Method())
-		requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-		duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
+		s := series.get(seriesKey{method: c.Method(), route: route, status: status})
+		s.requests.Inc()
+		s.duration.Observe(time.Since(start).Seconds())
 		return err
 	}
+}
+
+// seriesKey names one request counter: method, route pattern and status.
+type seriesKey struct {
+	method, route string
+	status        int
+}
+
+type series struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// seriesCache keeps the counter and the histogram of each (method, route, status) met so far, so a
+// request costs one map lookup rather than the vectors' label hashing and locking. The map is
+// copied on write: the set of routes, methods and statuses is small and soon complete, and reads
+// then take no lock.
+type seriesCache struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	mu       sync.Mutex // serialises writers
+	m        atomic.Pointer[map[seriesKey]series]
+}
+
+func newSeriesCache(requests *prometheus.CounterVec, duration *prometheus.HistogramVec) *seriesCache {
+	c := &seriesCache{requests: requests, duration: duration}
+	c.m.Store(&map[seriesKey]series{})
+	return c
+}
+
+func (c *seriesCache) get(k seriesKey) series {
+	if s, ok := (*c.m.Load())[k]; ok {
+		return s
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := *c.m.Load()
+	if s, ok := old[k]; ok {
+		return s
+	}
+	// fiber's strings alias buffers reused by the next request: keys and labels outlive it, so copy.
+	k.method, k.route = utils.CopyString(k.method), utils.CopyString(k.route)
+	s := series{
+		requests: c.requests.WithLabelValues(k.method, k.route, strconv.Itoa(k.status)),
+		duration: c.duration.WithLabelValues(k.method, k.route),
+	}
+	next := make(map[seriesKey]series, len(old)+1)
+	maps.Copy(next, old)
+	next[k] = s
+	c.m.Store(&next)
+	return s
 }
 
 func metricsHandler(reg *prometheus.Registry) fiber.Handler {

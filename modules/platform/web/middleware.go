@@ -17,7 +17,11 @@ import (
 // run before anything reads the body. Stacked or unknown encodings are refused with 415.
 func Inflate(maxInflated int) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		switch strings.ToLower(strings.TrimSpace(c.Get(fiber.HeaderContentEncoding))) {
+		enc := c.Request().Header.Peek(fiber.HeaderContentEncoding)
+		if len(enc) == 0 { // most requests: nothing to inflate, nothing to remove
+			return c.Next()
+		}
+		switch strings.ToLower(strings.TrimSpace(string(enc))) {
 		case "", "identity":
 			c.Request().Header.Del(fiber.HeaderContentEncoding)
 			return c.Next()

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gophermart/gophermart/modules/platform/logging"
 	"github.com/gophermart/gophermart/modules/platform/web"
 	"github.com/gophermart/gophermart/modules/platform/web/webtest"
 )
@@ -49,6 +50,7 @@ func testRoutes() web.Routes {
 			r.Get("/teapot", func(*fiber.Ctx) error { return errTeapot })
 			r.Get("/panic", func(*fiber.Ctx) error { panic("secret internals") })
 			r.Get("/raw", func(*fiber.Ctx) error { return errors.New("pq: relation secret_table does not exist") })
+			r.Get("/rid", func(c *fiber.Ctx) error { return c.SendString(logging.RequestID(c.UserContext())) })
 			r.Get("/deadline", func(c *fiber.Ctx) error {
 				d, ok := c.UserContext().Deadline()
 				if !ok {
@@ -440,6 +442,21 @@ func TestRequestID(t *testing.T) {
 	req.Header.Set("X-Request-Id", "bad id\twith spaces")
 	resp, _ = do(t, app, req)
 	assert.NotEqual(t, "bad id\twith spaces", resp.Header.Get("X-Request-Id"))
+
+	// The id echoed is the one the request's context carries into every log record, given or made.
+	for _, given := range []string{"", "given-7"} {
+		req = httptest.NewRequest(http.MethodGet, "/rid", nil)
+		if given != "" {
+			req.Header.Set("X-Request-Id", given)
+		}
+		resp, body := do(t, app, req)
+		require.Equal(t, 200, resp.StatusCode)
+		assert.Equal(t, resp.Header.Get("X-Request-Id"), string(body))
+		assert.NotEmpty(t, body)
+	}
+	first, _ := do(t, app, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	second, _ := do(t, app, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	assert.NotEqual(t, first.Header.Get("X-Request-Id"), second.Header.Get("X-Request-Id"))
 }
 
 type failingPing struct{}
