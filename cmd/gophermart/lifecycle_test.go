@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"path/filepath"
 	"strings"
@@ -228,4 +229,91 @@ func TestUnknownCommandIsUsage(t *testing.T) {
 		_, code := failure(err)
 		assert.Equal(t, exitUsage, code)
 	}
+}
+
+// migrate status and migrate down on a database without the schema create nothing: on a SQLite
+// file that does not exist status says to run `migrate up` (exit 3) and down has nothing to do
+// (exit 0); on an empty PostgreSQL database status lists every migration pending and down has
+// nothing to do, and neither creates goose's version table. migrate up then creates the schema,
+// and down rolls back one migration until none is left.
+func TestMigrateStatusAndDownCreateNothing(t *testing.T) {
+	for _, engine := range dbtest.EngineNames(t) {
+		t.Run(engine, func(t *testing.T) {
+			uri := dbtest.URI(t, engine)
+			run := func(args ...string) (string, error) {
+				t.Helper()
+				cmd := newRootCmd()
+				var out strings.Builder
+				cmd.SetOut(&out)
+				cmd.SetArgs(append(args, "-d", uri, "--log-level=error"))
+				err := cmd.Execute()
+				return out.String(), err
+			}
+			tables := func() int64 {
+				t.Helper()
+				d, err := db.Open(db.Config{URI: uri})
+				require.NoError(t, err)
+				defer func() { _ = d.Close() }()
+				var n int64
+				require.NoError(t, d.Conn(context.Background()).Raw(
+					"SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").Scan(&n).Error)
+				return n
+			}
+			file := strings.TrimPrefix(uri, "sqlite://")
+
+			out, err := run("migrate", "status")
+			if engine == "sqlite" {
+				require.ErrorIs(t, err, db.ErrSchemaMissing)
+				msg, code := failure(err)
+				assert.Equal(t, exitDatabase, code)
+				assert.Equal(t, "database schema missing: database file "+file+" does not exist; run `gophermart migrate up`", msg)
+				assert.Empty(t, out)
+				assert.NoFileExists(t, file)
+			} else {
+				require.NoError(t, err)
+				lines := strings.Split(strings.TrimSpace(out), "\n")
+				require.Len(t, lines, len(schemaSources(t)))
+				for _, l := range lines {
+					assert.Contains(t, l, " pending ", l)
+				}
+				assert.Zero(t, tables(), "status created a table")
+			}
+
+			out, err = run("migrate", "down")
+			require.NoError(t, err)
+			if engine == "sqlite" {
+				assert.Equal(t, "nothing to roll back: database file "+file+" does not exist\n", out)
+				assert.NoFileExists(t, file)
+			} else {
+				assert.Equal(t, "nothing to roll back: no migration applied\n", out)
+				assert.Zero(t, tables(), "down created a table")
+			}
+
+			out, err = run("migrate", "up")
+			require.NoError(t, err)
+			assert.Equal(t, fmt.Sprintf("applied %d migration(s)\n", len(schemaSources(t))), out)
+			out, err = run("migrate", "status")
+			require.NoError(t, err)
+			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+				assert.Contains(t, l, " applied ", l)
+			}
+			for range schemaSources(t) {
+				out, err = run("migrate", "down")
+				require.NoError(t, err)
+				assert.Equal(t, "rolled back 1 migration\n", out)
+			}
+			out, err = run("migrate", "down")
+			require.NoError(t, err)
+			assert.Equal(t, "nothing to roll back: no migration applied\n", out)
+		})
+	}
+}
+
+// schemaSources lists Gophermart's migration files.
+func schemaSources(t *testing.T) []string {
+	t.Helper()
+	entries, err := fs.Glob(schema.FS, "*.sql")
+	require.NoError(t, err)
+	require.NotEmpty(t, entries)
+	return entries
 }
