@@ -20,6 +20,7 @@ import (
 	"github.com/gophermart/gophermart/config"
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
+	"github.com/gophermart/gophermart/modules/platform/exitcode"
 	"github.com/gophermart/gophermart/modules/platform/runner"
 	"github.com/gophermart/gophermart/modules/platform/web"
 )
@@ -138,7 +139,7 @@ func TestSchemaMissingCreatesNothing(t *testing.T) {
 				err := cmd.Execute()
 				require.ErrorIs(t, err, db.ErrSchemaMissing, "%v", args)
 				msg, code := failure(err)
-				assert.Equal(t, exitDatabase, code)
+				assert.Equal(t, exitcode.Database, code)
 				assert.Contains(t, msg, "run `gophermart migrate up`")
 			}
 			if engine == "sqlite" {
@@ -175,35 +176,35 @@ func TestFailureMessages(t *testing.T) {
 		prefix   bool // wantMsg is the start of the message
 	}{
 		{
-			name: "a constructor's error through fx", err: app.Err(), wantCode: exitDatabase,
+			name: "a constructor's error through fx", err: app.Err(), wantCode: exitcode.Database,
 			wantMsg: `DATABASE_URI (-d): database unreachable: role "nouser" does not exist`,
 		},
 		{
-			name: "schema missing", err: fmt.Errorf("%w: no migration applied", db.ErrSchemaMissing), wantCode: exitDatabase,
+			name: "schema missing", err: fmt.Errorf("%w: no migration applied", db.ErrSchemaMissing), wantCode: exitcode.Database,
 			wantMsg: "database schema missing: no migration applied; run `gophermart migrate up`",
 		},
 		{
-			name: "port in use", err: named(cfg, listen), wantCode: exitListen,
+			name: "port in use", err: named(cfg, listen), wantCode: exitcode.Listen,
 			wantMsg: "RUN_ADDRESS (-a): listen tcp: bind: address already in use",
 		},
 		{
-			name: "pprof port in use", err: fmt.Errorf("pprof listen: %w", listen.Err), wantCode: exitListen,
+			name: "pprof port in use", err: fmt.Errorf("pprof listen: %w", listen.Err), wantCode: exitcode.Listen,
 			wantMsg: "pprof listen: listen tcp: bind: address already in use",
 		},
 		{
-			name: "start timeout", err: named(cfg, fmt.Errorf("%w after 2m0s", runner.ErrStartTimeout)), wantCode: exitFailure,
+			name: "start timeout", err: named(cfg, fmt.Errorf("%w after 2m0s", runner.ErrStartTimeout)), wantCode: exitcode.Failure,
 			wantMsg: "GOPHERMART_START_TIMEOUT (--start-timeout): start timed out after 2m0s",
 		},
 		{
-			name: "configuration", err: fmt.Errorf("%w: RUN_ADDRESS (-a): want host:port", config.ErrInvalid), wantCode: exitUsage,
+			name: "configuration", err: fmt.Errorf("%w: RUN_ADDRESS (-a): want host:port", config.ErrInvalid), wantCode: exitcode.Usage,
 			wantMsg: "invalid configuration: RUN_ADDRESS (-a): want host:port",
 		},
 		{
 			name: "database URI only the driver refuses", err: func() error { _, err := db.New(db.Config{URI: "postgres://u@h:port/x"}); return err }(),
-			wantCode: exitUsage, wantMsg: "DATABASE_URI (-d): unsupported database URI", prefix: true,
+			wantCode: exitcode.Usage, wantMsg: "DATABASE_URI (-d): unsupported database URI", prefix: true,
 		},
-		{name: "usage", err: fmt.Errorf("%w: unknown command", errUsage), wantCode: exitUsage, wantMsg: "usage: unknown command"},
-		{name: "anything else, on one line", err: errors.New("boom\n  at line 2"), wantCode: exitFailure, wantMsg: "boom at line 2"},
+		{name: "usage", err: fmt.Errorf("%w: unknown command", errUsage), wantCode: exitcode.Usage, wantMsg: "usage: unknown command"},
+		{name: "anything else, on one line", err: errors.New("boom\n  at line 2"), wantCode: exitcode.Failure, wantMsg: "boom at line 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,7 +228,7 @@ func TestUnknownCommandIsUsage(t *testing.T) {
 		err := cmd.Execute()
 		require.ErrorIs(t, err, errUsage, "%v", args)
 		_, code := failure(err)
-		assert.Equal(t, exitUsage, code)
+		assert.Equal(t, exitcode.Usage, code)
 	}
 }
 
@@ -265,7 +266,7 @@ func TestMigrateStatusAndDownCreateNothing(t *testing.T) {
 			if engine == "sqlite" {
 				require.ErrorIs(t, err, db.ErrSchemaMissing)
 				msg, code := failure(err)
-				assert.Equal(t, exitDatabase, code)
+				assert.Equal(t, exitcode.Database, code)
 				assert.Equal(t, "database schema missing: database file "+file+" does not exist; run `gophermart migrate up`", msg)
 				assert.Empty(t, out)
 				assert.NoFileExists(t, file)
