@@ -222,18 +222,30 @@ func TestBinaryFailuresAreOneLineWithTheirExitCode(t *testing.T) {
 		wantCode int
 		want     string // the start of the one line
 	}{
-		{name: "port in use", env: map[string]string{"RUN_ADDRESS": taken.Addr().String()}, wantCode: 4,
-			want: "accrual: RUN_ADDRESS (-a): listen tcp " + taken.Addr().String() + ": bind: address already in use"},
-		{name: "no database server", env: map[string]string{"DATABASE_URI": "postgres://acc@127.0.0.1:1/acc?sslmode=disable"}, wantCode: 3,
-			want: "accrual: DATABASE_URI (-d): database unreachable: failed to connect to `user=acc database=acc`: 127.0.0.1:1"},
-		{name: "database URI the driver refuses", env: map[string]string{"DATABASE_URI": "postgres://u@h:port/x"}, wantCode: 2,
-			want: "accrual: invalid configuration: DATABASE_URI (-d): unsupported database URI"},
-		{name: "invalid value", env: map[string]string{"ACCRUAL_RATE_LIMIT": "-1"}, wantCode: 2,
-			want: "accrual: invalid configuration: ACCRUAL_RATE_LIMIT (--rate-limit): must not be negative"},
-		{name: "unknown flag", args: []string{"--rate-limt=5"}, wantCode: 2,
-			want: "accrual: usage: unknown flag: --rate-limt (see --help)"},
-		{name: "stray argument", args: []string{"serve"}, wantCode: 2,
-			want: `accrual: usage: unexpected argument "serve" (see --help)`},
+		{
+			name: "port in use", env: map[string]string{"RUN_ADDRESS": taken.Addr().String()}, wantCode: 4,
+			want: "accrual: RUN_ADDRESS (-a): listen tcp " + taken.Addr().String() + ": bind: address already in use",
+		},
+		{
+			name: "no database server", env: map[string]string{"DATABASE_URI": "postgres://acc@127.0.0.1:1/acc?sslmode=disable"}, wantCode: 3,
+			want: "accrual: DATABASE_URI (-d): database unreachable: failed to connect to `user=acc database=acc`: 127.0.0.1:1",
+		},
+		{
+			name: "database URI the driver refuses", env: map[string]string{"DATABASE_URI": "postgres://u@h:port/x"}, wantCode: 2,
+			want: "accrual: invalid configuration: DATABASE_URI (-d): unsupported database URI",
+		},
+		{
+			name: "invalid value", env: map[string]string{"ACCRUAL_RATE_LIMIT": "-1"}, wantCode: 2,
+			want: "accrual: invalid configuration: ACCRUAL_RATE_LIMIT (--rate-limit): must not be negative",
+		},
+		{
+			name: "unknown flag", args: []string{"--rate-limt=5"}, wantCode: 2,
+			want: "accrual: usage: unknown flag: --rate-limt (see --help)",
+		},
+		{
+			name: "stray argument", args: []string{"serve"}, wantCode: 2,
+			want: `accrual: usage: unexpected argument "serve" (see --help)`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

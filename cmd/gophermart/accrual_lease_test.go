@@ -48,8 +48,10 @@ type memAccrual struct {
 }
 
 func newMemAccrual(timeout time.Duration, script func(string, ordernum.Number, int) memAnswer) *memAccrual {
-	return &memAccrual{timeout: timeout, script: script, calls: map[ordernum.Number]int{},
-		inflight: map[ordernum.Number]int{}, asked: map[string][]ordernum.Number{}}
+	return &memAccrual{
+		timeout: timeout, script: script, calls: map[ordernum.Number]int{},
+		inflight: map[ordernum.Number]int{}, asked: map[string][]ordernum.Number{},
+	}
 }
 
 // client is the accrual.Client an instance asks through.

@@ -49,10 +49,6 @@ func processed(n string, amount string) reply {
 	return reply{status: http.StatusOK, body: `{"order":"` + n + `","status":"PROCESSED","accrual":` + amount + `}`}
 }
 
-func statusReply(n, status string) reply {
-	return reply{status: http.StatusOK, body: `{"order":"` + n + `","status":"` + status + `"}`}
-}
-
 // hit is one request the fake saw.
 type hit struct {
 	at       time.Time
