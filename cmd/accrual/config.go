@@ -10,6 +10,7 @@ import (
 
 	"github.com/gophermart/gophermart/modules/calculator"
 	"github.com/gophermart/gophermart/modules/platform/db"
+	"github.com/gophermart/gophermart/modules/platform/exitcode"
 	"github.com/gophermart/gophermart/modules/platform/logging"
 	"github.com/gophermart/gophermart/modules/platform/settings"
 )
@@ -18,7 +19,7 @@ import (
 var errInvalid = errors.New("invalid configuration")
 
 // errUsage marks command-line mistakes (unknown flag, stray argument): exit code 2.
-var errUsage = errors.New("usage")
+var errUsage = exitcode.ErrUsage
 
 // config is the accrual binary's configuration.
 type config struct {

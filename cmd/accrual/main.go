@@ -4,18 +4,10 @@
 // environment variable.
 package main
 
-import (
-	"errors"
-	"fmt"
-	"os"
-)
+import "github.com/gophermart/gophermart/modules/platform/exitcode"
 
-func main() {
-	if err := newRootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "accrual:", err)
-		if errors.Is(err, errInvalid) || errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
+// rules say what accrual's errors mean: the exit codes README's "Exit codes" documents, as for
+// gophermart.
+var rules = exitcode.Rules{Invalid: []error{errInvalid}, DatabaseSetting: table.Name("database_uri")}
+
+func main() { rules.Main("accrual", newRootCmd()) }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -206,4 +207,58 @@ func TestBinaryInvalidConfig(t *testing.T) {
 	code, out := proctest.Run(t, binary(t), t.TempDir(), map[string]string{"ACCRUAL_FAIL_RATE": "2", "RUN_ADDRESS": "127.0.0.1:0"})
 	assert.Equal(t, 2, code)
 	assert.Equal(t, "accrual: invalid configuration: ACCRUAL_FAIL_RATE (--fail-rate): must be between 0 and 1\n", out)
+}
+
+// Every start-up failure is one line on stderr naming the cause, and the setting at fault where
+// one is, with the exit code README documents (the same as gophermart's).
+func TestBinaryFailuresAreOneLineWithTheirExitCode(t *testing.T) {
+	taken, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer func() { _ = taken.Close() }()
+	tests := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		wantCode int
+		want     string // the start of the one line
+	}{
+		{
+			name: "port in use", env: map[string]string{"RUN_ADDRESS": taken.Addr().String()}, wantCode: 4,
+			want: "accrual: RUN_ADDRESS (-a): listen tcp " + taken.Addr().String() + ": bind: address already in use",
+		},
+		{
+			name: "no database server", env: map[string]string{"DATABASE_URI": "postgres://acc@127.0.0.1:1/acc?sslmode=disable"}, wantCode: 3,
+			want: "accrual: DATABASE_URI (-d): database unreachable: failed to connect to `user=acc database=acc`: 127.0.0.1:1",
+		},
+		{
+			name: "database URI the driver refuses", env: map[string]string{"DATABASE_URI": "postgres://u@h:port/x"}, wantCode: 2,
+			want: "accrual: invalid configuration: DATABASE_URI (-d): unsupported database URI",
+		},
+		{
+			name: "invalid value", env: map[string]string{"ACCRUAL_RATE_LIMIT": "-1"}, wantCode: 2,
+			want: "accrual: invalid configuration: ACCRUAL_RATE_LIMIT (--rate-limit): must not be negative",
+		},
+		{
+			name: "unknown flag", args: []string{"--rate-limt=5"}, wantCode: 2,
+			want: "accrual: usage: unknown flag: --rate-limt (see --help)",
+		},
+		{
+			name: "stray argument", args: []string{"serve"}, wantCode: 2,
+			want: `accrual: usage: unexpected argument "serve" (see --help)`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"RUN_ADDRESS": "127.0.0.1:0", "ACCRUAL_LOG_LEVEL": "error"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			code, out := proctest.Run(t, binary(t), t.TempDir(), env, tt.args...)
+			assert.Equal(t, tt.wantCode, code, out)
+			require.True(t, strings.HasSuffix(out, "\n"), "output %q", out)
+			line := strings.TrimSuffix(out, "\n")
+			assert.NotContains(t, line, "\n", "one line: %q", out)
+			assert.True(t, strings.HasPrefix(line, tt.want), "got %q, want it to start with %q", line, tt.want)
+		})
+	}
 }

@@ -8,7 +8,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gophermart/gophermart/modules/platform/buildinfo"
+	"github.com/gophermart/gophermart/modules/platform/exitcode"
 	"github.com/gophermart/gophermart/modules/platform/runner"
+	"github.com/gophermart/gophermart/modules/platform/web"
 )
 
 // timeouts bound the start (migrating the acc_ tables, binding) and the graceful shutdown
@@ -52,9 +54,7 @@ serves until SIGINT or SIGTERM. Every setting is a flag or an environment variab
 			return err
 		},
 	})
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return fmt.Errorf("%w: %w (see --help)", errUsage, err)
-	})
+	exitcode.UsageFlags(root)
 	root.Args = func(_ *cobra.Command, args []string) error {
 		if len(args) > 0 {
 			return fmt.Errorf("%w: unexpected argument %q (see --help)", errUsage, args[0])
@@ -64,11 +64,16 @@ serves until SIGINT or SIGTERM. Every setting is a flag or an environment variab
 	return root
 }
 
-// serve runs the service until SIGINT/SIGTERM, then stops it gracefully.
+// serve runs the service until SIGINT/SIGTERM, then stops it gracefully. An address it cannot
+// bind is told with the setting that names it.
 func serve(cfg *config) error {
 	err := runner.Run(appOptions(cfg), timeouts)
-	if errors.Is(err, runner.ErrInterrupted) {
+	var le *web.ListenError
+	switch {
+	case errors.Is(err, runner.ErrInterrupted):
 		return nil // a requested stop, however early
+	case errors.As(err, &le):
+		return fmt.Errorf("%s: %w", table.Name("run_address"), err)
 	}
 	return err
 }

@@ -49,10 +49,6 @@ func processed(n string, amount string) reply {
 	return reply{status: http.StatusOK, body: `{"order":"` + n + `","status":"PROCESSED","accrual":` + amount + `}`}
 }
 
-func statusReply(n, status string) reply {
-	return reply{status: http.StatusOK, body: `{"order":"` + n + `","status":"` + status + `"}`}
-}
-
 // hit is one request the fake saw.
 type hit struct {
 	at       time.Time
@@ -784,114 +780,6 @@ func leaseOf(tb testing.TB, d *db.DB, n string) leaseState {
 // live reports whether someone holds an unexpired lease on the order.
 func (l leaseState) live() bool {
 	return l.LeaseOwner != nil && l.LeaseUntil != nil && l.LeaseUntil.After(time.Now())
-}
-
-// A job queued behind a slow request starts after the lease its claim got would leave room for a
-// whole request: its lease is renewed right before it asks, so a sibling instance never takes the
-// order over while that request is in flight. (Before, the late job went out with the gate open,
-// past its deadline, and the sibling asked about the same order at the same time.)
-func TestLateJobRenewsItsLeaseBeforeAsking(t *testing.T) {
-	for name, open := range dbtest.Engines(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			d := open(t)
-			nums := upload(t, d, orders.NopNotifier{}, 13, 2, 1)
-			fake := newFakeAccrual(t, func(instance, n string, call int) reply {
-				if instance == "a" && call == 1 { // a's first ask about each order hangs until its timeout
-					return reply{status: http.StatusOK, hold: make(chan struct{})}
-				}
-				return processed(n, "4")
-			})
-			cfg := testAccrualConfig()
-			cfg.Workers = 1 // claims two: the second waits for the first's request to time out
-			cfg.Lease, cfg.RequestTimeout, cfg.MaxRetries = 1500*time.Millisecond, time.Second, 0
-			wa := newTestWorker(d, cfg, fake.srv.URL+"/a")
-			startWorker(t, wa)
-			waitFor(t, 10*time.Second, "a to claim both and ask about the first", func() bool {
-				return fake.callsOf(nums[0]) == 1
-			})
-			wb := newTestWorker(d, testAccrualConfig(), fake.srv.URL+"/b")
-			startWorker(t, wb)
-			waitFor(t, 30*time.Second, "both to be processed", func() bool { return pendingCount(t, d) == 0 })
-
-			hits, _, overlaps, _ := fake.snapshot()
-			assert.Empty(t, overlaps, "orders asked about by two requests at once")
-			var askedByA []string
-			for _, h := range hits {
-				if h.instance == "a" {
-					askedByA = append(askedByA, h.order)
-				}
-			}
-			assert.Contains(t, askedByA, nums[1], "the queued job did ask, late, under a renewed lease")
-			assert.Equal(t, int64(len(nums)), creditCount(t, d))
-			checkLedger(t, d)
-		})
-	}
-}
-
-// A worker whose request outlived its lease (a stalled instance) re-claims the order itself: the
-// stale job's answer, recorded late, neither ends the newer claim's lease nor makes Stop forget it,
-// because every claim has its own lease token.
-func TestStaleJobCannotEndANewerClaim(t *testing.T) {
-	for name, open := range dbtest.Engines(t) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			d := open(t)
-			n := upload(t, d, orders.NopNotifier{}, 14, 1, 1)[0]
-			first := make(chan struct{})
-			fake := newFakeAccrual(t, func(_, n string, call int) reply {
-				r := statusReply(n, "REGISTERED")
-				if call == 1 {
-					r.hold = first
-				} else {
-					r.hold = make(chan struct{}) // until the worker gives up
-				}
-				return r
-			})
-			cfg := testAccrualConfig()
-			cfg.Workers = 1
-			cfg.Lease, cfg.RequestTimeout = 300*time.Millisecond, 30*time.Second // stalled: longer than the lease
-			cfg.MinBackoff, cfg.MaxBackoff = 10*time.Second, 20*time.Second
-			w := newTestWorker(d, cfg, fake.srv.URL)
-			require.NoError(t, w.Start(context.Background()))
-			stopped := false
-			stop := func(limit time.Duration) {
-				if stopped {
-					return
-				}
-				stopped = true
-				ctx, cancel := context.WithTimeout(context.Background(), limit)
-				defer cancel()
-				assert.NoError(t, w.Stop(ctx))
-			}
-			t.Cleanup(func() { stop(time.Second) })
-
-			waitFor(t, 10*time.Second, "the first request", func() bool { return fake.callsOf(n) == 1 })
-			staleLease := leaseOf(t, d, n)
-			require.NotNil(t, staleLease.LeaseOwner)
-			require.NotNil(t, staleLease.LeaseUntil)
-			stale := *staleLease.LeaseOwner
-			assert.True(t, strings.HasPrefix(stale, w.Owner()+":"), "a per-claim token: %s", stale)
-			waitFor(t, 10*time.Second, "the worker to re-claim the order", func() bool {
-				l := leaseOf(t, d, n)
-				return l.LeaseUntil != nil && l.LeaseUntil.After(*staleLease.LeaseUntil)
-			})
-			close(first) // the stale job gets its answer now and tries to requeue the order
-			waitFor(t, 10*time.Second, "the stale job's requeue", func() bool { return w.Stats().Requeued >= 1 })
-
-			l := leaseOf(t, d, n)
-			require.NotNil(t, l.LeaseOwner, "the newer claim's lease was ended by the stale job")
-			assert.NotEqual(t, stale, *l.LeaseOwner)
-			assert.Equal(t, orders.StatusNew, l.Status, "the stale answer is not recorded")
-
-			stop(time.Second) // aborts the newer request; gives back what is still held
-			stoppedAt := time.Now()
-			l = leaseOf(t, d, n)
-			assert.False(t, l.live(), "no live lease left behind: %+v", l)
-			require.NotNil(t, l.NextPollAt)
-			assert.False(t, l.NextPollAt.After(stoppedAt), "due at once: %s", l.NextPollAt)
-		})
-	}
 }
 
 // lateCancelQueue reports, for its first non-empty claim, the cancellation of the claim's context

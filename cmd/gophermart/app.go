@@ -48,13 +48,19 @@ func newMigrator(d *db.DB, log *slog.Logger) (*db.Migrator, error) {
 // provided, so that its decorator covers every module.
 var migrated = db.MigrateOnStart(schema)
 
+// existingDBOptions is baseOptions with a database that must exist already: the start fails,
+// creating nothing, when the SQLite file does not exist (db.ErrSchemaMissing).
+func existingDBOptions(cfg *config.Config) fx.Option {
+	c := *cfg
+	c.DB.RequireExisting = true
+	return baseOptions(&c)
+}
+
 // existingOptions is baseOptions for the commands that work on an existing database: their start
 // fails, creating nothing (not even an SQLite file), unless every migration is applied.
 func existingOptions(cfg *config.Config) fx.Option {
-	c := *cfg
-	c.DB.RequireExisting = true
 	return fx.Options(
-		baseOptions(&c),
+		existingDBOptions(cfg),
 		fx.Provide(newMigrator),
 		fx.Invoke(func(lc fx.Lifecycle, m *db.Migrator) { lc.Append(fx.StartHook(m.Check)) }),
 	)

@@ -159,6 +159,24 @@ func TestE2ESchemaMissing(t *testing.T) {
 	}
 }
 
+// migrate status and migrate down on the default SQLite file, which does not exist, create
+// nothing: status says to run `migrate up` (exit 3), down has nothing to roll back (exit 0).
+func TestE2EMigrateStatusAndDownCreateNothing(t *testing.T) {
+	gm := binary(t, "gophermart")
+	dir := t.TempDir()
+	code, stderr, out := runSplit(t, gm, dir, nil, "migrate", "status")
+	assert.Equal(t, 3, code, out)
+	assertOneLine(t, stderr, out,
+		"gophermart: database schema missing: database file gophermart.db does not exist; run `gophermart migrate up`", false)
+	code, stderr, out = runSplit(t, gm, dir, nil, "migrate", "down")
+	assert.Equal(t, 0, code, out)
+	assert.Empty(t, stderr)
+	assert.Equal(t, "nothing to roll back: database file gophermart.db does not exist\n", out)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "the commands created files")
+}
+
 // SIGTERM while the start waits for migrations (another instance holds the migration lock here)
 // cancels them: the process stops what had started and exits 0 at once, serving nothing and
 // applying nothing.

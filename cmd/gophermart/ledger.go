@@ -9,6 +9,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/gophermart/gophermart/modules/balance"
+	"github.com/gophermart/gophermart/modules/platform/exitcode"
 	"github.com/gophermart/gophermart/modules/platform/runner"
 )
 
@@ -34,7 +35,7 @@ func newLedgerCmd() *cobra.Command {
 withdrawn = the sum of their withdrawals, and current >= 0. Prints each user who breaks it and
 exits 1 if any does, 0 if the ledger is healthy. It only reads; run it against a live database
 (serve also checks it periodically: GOPHERMART_LEDGER_CHECK_INTERVAL).`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: exitcode.UsageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/gophermart/gophermart/config"
 	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
+	"github.com/gophermart/gophermart/modules/platform/exitcode"
 	"github.com/gophermart/gophermart/modules/platform/runner"
 	"github.com/gophermart/gophermart/modules/platform/web"
 )
@@ -137,7 +139,7 @@ func TestSchemaMissingCreatesNothing(t *testing.T) {
 				err := cmd.Execute()
 				require.ErrorIs(t, err, db.ErrSchemaMissing, "%v", args)
 				msg, code := failure(err)
-				assert.Equal(t, exitDatabase, code)
+				assert.Equal(t, exitcode.Database, code)
 				assert.Contains(t, msg, "run `gophermart migrate up`")
 			}
 			if engine == "sqlite" {
@@ -174,35 +176,35 @@ func TestFailureMessages(t *testing.T) {
 		prefix   bool // wantMsg is the start of the message
 	}{
 		{
-			name: "a constructor's error through fx", err: app.Err(), wantCode: exitDatabase,
+			name: "a constructor's error through fx", err: app.Err(), wantCode: exitcode.Database,
 			wantMsg: `DATABASE_URI (-d): database unreachable: role "nouser" does not exist`,
 		},
 		{
-			name: "schema missing", err: fmt.Errorf("%w: no migration applied", db.ErrSchemaMissing), wantCode: exitDatabase,
+			name: "schema missing", err: fmt.Errorf("%w: no migration applied", db.ErrSchemaMissing), wantCode: exitcode.Database,
 			wantMsg: "database schema missing: no migration applied; run `gophermart migrate up`",
 		},
 		{
-			name: "port in use", err: named(cfg, listen), wantCode: exitListen,
+			name: "port in use", err: named(cfg, listen), wantCode: exitcode.Listen,
 			wantMsg: "RUN_ADDRESS (-a): listen tcp: bind: address already in use",
 		},
 		{
-			name: "pprof port in use", err: fmt.Errorf("pprof listen: %w", listen.Err), wantCode: exitListen,
+			name: "pprof port in use", err: fmt.Errorf("pprof listen: %w", listen.Err), wantCode: exitcode.Listen,
 			wantMsg: "pprof listen: listen tcp: bind: address already in use",
 		},
 		{
-			name: "start timeout", err: named(cfg, fmt.Errorf("%w after 2m0s", runner.ErrStartTimeout)), wantCode: exitFailure,
+			name: "start timeout", err: named(cfg, fmt.Errorf("%w after 2m0s", runner.ErrStartTimeout)), wantCode: exitcode.Failure,
 			wantMsg: "GOPHERMART_START_TIMEOUT (--start-timeout): start timed out after 2m0s",
 		},
 		{
-			name: "configuration", err: fmt.Errorf("%w: RUN_ADDRESS (-a): want host:port", config.ErrInvalid), wantCode: exitUsage,
+			name: "configuration", err: fmt.Errorf("%w: RUN_ADDRESS (-a): want host:port", config.ErrInvalid), wantCode: exitcode.Usage,
 			wantMsg: "invalid configuration: RUN_ADDRESS (-a): want host:port",
 		},
 		{
 			name: "database URI only the driver refuses", err: func() error { _, err := db.New(db.Config{URI: "postgres://u@h:port/x"}); return err }(),
-			wantCode: exitUsage, wantMsg: "DATABASE_URI (-d): unsupported database URI", prefix: true,
+			wantCode: exitcode.Usage, wantMsg: "DATABASE_URI (-d): unsupported database URI", prefix: true,
 		},
-		{name: "usage", err: fmt.Errorf("%w: unknown command", errUsage), wantCode: exitUsage, wantMsg: "usage: unknown command"},
-		{name: "anything else, on one line", err: errors.New("boom\n  at line 2"), wantCode: exitFailure, wantMsg: "boom at line 2"},
+		{name: "usage", err: fmt.Errorf("%w: unknown command", errUsage), wantCode: exitcode.Usage, wantMsg: "usage: unknown command"},
+		{name: "anything else, on one line", err: errors.New("boom\n  at line 2"), wantCode: exitcode.Failure, wantMsg: "boom at line 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,6 +228,93 @@ func TestUnknownCommandIsUsage(t *testing.T) {
 		err := cmd.Execute()
 		require.ErrorIs(t, err, errUsage, "%v", args)
 		_, code := failure(err)
-		assert.Equal(t, exitUsage, code)
+		assert.Equal(t, exitcode.Usage, code)
 	}
+}
+
+// migrate status and migrate down on a database without the schema create nothing: on a SQLite
+// file that does not exist status says to run `migrate up` (exit 3) and down has nothing to do
+// (exit 0); on an empty PostgreSQL database status lists every migration pending and down has
+// nothing to do, and neither creates goose's version table. migrate up then creates the schema,
+// and down rolls back one migration until none is left.
+func TestMigrateStatusAndDownCreateNothing(t *testing.T) {
+	for _, engine := range dbtest.EngineNames(t) {
+		t.Run(engine, func(t *testing.T) {
+			uri := dbtest.URI(t, engine)
+			run := func(args ...string) (string, error) {
+				t.Helper()
+				cmd := newRootCmd()
+				var out strings.Builder
+				cmd.SetOut(&out)
+				cmd.SetArgs(append(args, "-d", uri, "--log-level=error"))
+				err := cmd.Execute()
+				return out.String(), err
+			}
+			tables := func() int64 {
+				t.Helper()
+				d, err := db.Open(db.Config{URI: uri})
+				require.NoError(t, err)
+				defer func() { _ = d.Close() }()
+				var n int64
+				require.NoError(t, d.Conn(context.Background()).Raw(
+					"SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").Scan(&n).Error)
+				return n
+			}
+			file := strings.TrimPrefix(uri, "sqlite://")
+
+			out, err := run("migrate", "status")
+			if engine == "sqlite" {
+				require.ErrorIs(t, err, db.ErrSchemaMissing)
+				msg, code := failure(err)
+				assert.Equal(t, exitcode.Database, code)
+				assert.Equal(t, "database schema missing: database file "+file+" does not exist; run `gophermart migrate up`", msg)
+				assert.Empty(t, out)
+				assert.NoFileExists(t, file)
+			} else {
+				require.NoError(t, err)
+				lines := strings.Split(strings.TrimSpace(out), "\n")
+				require.Len(t, lines, len(schemaSources(t)))
+				for _, l := range lines {
+					assert.Contains(t, l, " pending ", l)
+				}
+				assert.Zero(t, tables(), "status created a table")
+			}
+
+			out, err = run("migrate", "down")
+			require.NoError(t, err)
+			if engine == "sqlite" {
+				assert.Equal(t, "nothing to roll back: database file "+file+" does not exist\n", out)
+				assert.NoFileExists(t, file)
+			} else {
+				assert.Equal(t, "nothing to roll back: no migration applied\n", out)
+				assert.Zero(t, tables(), "down created a table")
+			}
+
+			out, err = run("migrate", "up")
+			require.NoError(t, err)
+			assert.Equal(t, fmt.Sprintf("applied %d migration(s)\n", len(schemaSources(t))), out)
+			out, err = run("migrate", "status")
+			require.NoError(t, err)
+			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+				assert.Contains(t, l, " applied ", l)
+			}
+			for range schemaSources(t) {
+				out, err = run("migrate", "down")
+				require.NoError(t, err)
+				assert.Equal(t, "rolled back 1 migration\n", out)
+			}
+			out, err = run("migrate", "down")
+			require.NoError(t, err)
+			assert.Equal(t, "nothing to roll back: no migration applied\n", out)
+		})
+	}
+}
+
+// schemaSources lists Gophermart's migration files.
+func schemaSources(t *testing.T) []string {
+	t.Helper()
+	entries, err := fs.Glob(schema.FS, "*.sql")
+	require.NoError(t, err)
+	require.NotEmpty(t, entries)
+	return entries
 }

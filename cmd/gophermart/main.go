@@ -2,15 +2,4 @@
 // and runs the accrual worker; `migrate`, `resync` and `ledger check` are operations on its database.
 package main
 
-import (
-	"fmt"
-	"os"
-)
-
-func main() {
-	if err := newRootCmd().Execute(); err != nil {
-		msg, code := failure(err)
-		fmt.Fprintln(os.Stderr, "gophermart: "+msg)
-		os.Exit(code)
-	}
-}
+func main() { rules.Main("gophermart", newRootCmd()) }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -10,10 +9,11 @@ import (
 
 	"github.com/gophermart/gophermart/config"
 	"github.com/gophermart/gophermart/modules/platform/buildinfo"
+	"github.com/gophermart/gophermart/modules/platform/exitcode"
 )
 
 // errUsage marks command-line mistakes (unknown flag, bad argument): exit code 2.
-var errUsage = errors.New("usage")
+var errUsage = exitcode.ErrUsage
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
@@ -27,7 +27,7 @@ With no subcommand it runs "serve". Every setting is a flag, an environment vari
 YAML file given with --config (flag > environment > file > default); each command takes as flags
 only the settings it uses, and reads the others from the environment or the file.`,
 		Version:       buildinfo.Read().String(),
-		Args:          usageArgs(cobra.NoArgs),
+		Args:          exitcode.UsageArgs(cobra.NoArgs),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		CompletionOptions: cobra.CompletionOptions{
@@ -35,9 +35,7 @@ only the settings it uses, and reads the others from the environment or the file
 		},
 	}
 	root.SetVersionTemplate("gophermart {{.Version}}\n")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return fmt.Errorf("%w: %w (see --help)", errUsage, err)
-	})
+	exitcode.UsageFlags(root)
 	serve, migrate, resync, ledger := newServeCmd(), newMigrateCmd(), newResyncCmd(), newLedgerCmd()
 	root.RunE = serve.RunE
 	root.AddCommand(serve, migrate, resync, ledger, newVersionCmd())
@@ -64,16 +62,6 @@ func cmdContext(cmd *cobra.Command) context.Context {
 		return ctx
 	}
 	return context.Background()
-}
-
-// usageArgs makes the complaints of check (an unknown command, say) usage errors.
-func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil {
-			return fmt.Errorf("%w: %w", errUsage, err)
-		}
-		return nil
-	}
 }
 
 // argsError turns cobra's argument complaints into usage errors.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/gophermart/gophermart/config"
 	"github.com/gophermart/gophermart/modules/platform/buildinfo"
+	"github.com/gophermart/gophermart/modules/platform/exitcode"
 )
 
 // helpFlags runs `gophermart ARGS... --help` and returns the long flags its help lists.
@@ -80,4 +83,25 @@ func TestVersion(t *testing.T) {
 		assert.Equal(t, want, out.String(), args)
 	}
 	assert.Contains(t, want, "go1.", "names the Go version")
+}
+
+// Every command that reads the config file refuses a key it does not know, naming it, with exit
+// code 2, before it touches anything.
+func TestEveryCommandRefusesUnknownConfigKeys(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gm.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("db:\n  urii: sqlite://x.db\n"), 0o600))
+	for _, args := range [][]string{{}, {"serve"}, {"migrate"}, {"migrate", "status"}, {"migrate", "down"}, {"resync"}, {"ledger", "check"}} {
+		cmd := newRootCmd()
+		cmd.SetOut(&strings.Builder{})
+		cmd.SetArgs(append(args, "--config", file))
+		err := cmd.Execute()
+		require.ErrorIs(t, err, config.ErrInvalid, "%v", args)
+		msg, code := failure(err)
+		assert.Equal(t, exitcode.Usage, code, "%v", args)
+		assert.Equal(t, "invalid configuration: config file "+file+": unknown key db.urii (did you mean db.uri?)", msg, "%v", args)
+	}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "only the config file")
 }

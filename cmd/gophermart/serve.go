@@ -8,6 +8,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/gophermart/gophermart/config"
+	"github.com/gophermart/gophermart/modules/platform/exitcode"
 	"github.com/gophermart/gophermart/modules/platform/runner"
 )
 
@@ -18,7 +19,7 @@ func newServeCmd() *cobra.Command {
 		Long: `Migrate the schema if needed, serve the HTTP API and run the accrual worker until SIGINT or
 SIGTERM; then stop accepting, finish in-flight requests, stop the worker and exit 0. A signal while
 starting (during a long migration, say) cancels the start, stops what had started and exits 0 too.`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: exitcode.UsageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
 			if err != nil {

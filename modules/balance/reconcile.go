@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gophermart/gophermart/modules/platform/db"
 )
 
 // maxLoggedViolations caps the Error lines one check logs; the rest are counted in one more line.
@@ -18,10 +20,22 @@ const maxLoggedViolations = 100
 // while the app runs: each user who breaks it is logged at Error (a human must look), and the gauge
 // gophermart_ledger_violations holds how many did at the last check (0 until the first; not
 // exported when the check is off). The first check comes one interval after start, so a restart
-// does not rescan the database. Every instance checks on its own. It is a prometheus.Collector.
-// Safe for concurrent use.
+// does not rescan the database.
+//
+// Several instances on one database check it once per interval between them, not once each: time
+// is cut into slots of one interval (wall-clock time truncated to it), and each instance, when its
+// ticker fires, first claims the slot it is in with one conditional upsert of a gm_settings row
+// holding the newest slot claimed. The upsert is atomic on both engines (PostgreSQL's row lock,
+// SQLite's single writer, also across processes sharing the file), so exactly one instance wins a
+// slot and checks; the others skip it. Each instance ticks once per interval, so every slot gets a
+// check as long as one instance runs. Clocks are assumed in sync: a skew between instances only
+// moves a check within its interval. The gauge is each instance's own: the one that checked holds
+// the count, the others keep theirs (so alert on its max across instances).
+//
+// It is a prometheus.Collector. Safe for concurrent use.
 type Reconciler struct {
 	check    func(ctx context.Context) ([]Violation, error)
+	claim    func(ctx context.Context, slot time.Time) (bool, error)
 	interval time.Duration
 	log      *slog.Logger
 	gauge    prometheus.Gauge
@@ -33,12 +47,32 @@ type Reconciler struct {
 
 // NewReconciler returns the periodic ledger check of svc. It does nothing until Start.
 func NewReconciler(cfg Config, svc *Service, log *slog.Logger) *Reconciler {
-	return newReconciler(cfg, svc.CheckLedger, log)
+	return newReconciler(cfg, svc.CheckLedger, claimSlot(svc.db), log)
 }
 
-func newReconciler(cfg Config, check func(context.Context) ([]Violation, error), log *slog.Logger) *Reconciler {
+// reconcileSetting names the gm_settings row that holds the newest slot an instance claimed.
+const reconcileSetting = "ledger_check_slot"
+
+// claimSlot claims slot on d for this instance: it reports true when no instance had claimed it
+// (or a later one) yet. The slot is stored as its Unix time in nanoseconds, zero-padded to a fixed
+// width, so that the text comparison orders slots like numbers.
+func claimSlot(d *db.DB) func(ctx context.Context, slot time.Time) (bool, error) {
+	return func(ctx context.Context, slot time.Time) (bool, error) {
+		res := d.Conn(ctx).Exec(`INSERT INTO gm_settings (name, value) VALUES (?, ?)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE gm_settings.value < excluded.value`,
+			reconcileSetting, fmt.Sprintf("%020d", slot.UnixNano()))
+		if res.Error != nil {
+			return false, fmt.Errorf("claim the ledger check: %w", res.Error)
+		}
+		return res.RowsAffected == 1, nil
+	}
+}
+
+func newReconciler(cfg Config, check func(context.Context) ([]Violation, error),
+	claim func(context.Context, time.Time) (bool, error), log *slog.Logger,
+) *Reconciler {
 	return &Reconciler{
-		check: check, interval: cfg.ReconcileInterval, log: log,
+		check: check, claim: claim, interval: cfg.ReconcileInterval, log: log,
 		gauge: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "gophermart_ledger_violations",
 			Help: "Users whose balance disagreed with their credits and withdrawals at the last periodic ledger check (0 until the first).",
@@ -89,9 +123,24 @@ func (r *Reconciler) run(ctx context.Context, done chan<- struct{}) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			r.reconcile(ctx)
+		case now := <-t.C:
+			r.tick(ctx, now)
 		}
+	}
+}
+
+// tick checks the ledger unless another instance did already in the slot that holds now.
+func (r *Reconciler) tick(ctx context.Context, now time.Time) {
+	ok, err := r.claim(ctx, now.Truncate(r.interval))
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			r.log.WarnContext(ctx, "ledger check failed", "err", err)
+		}
+	case ok:
+		r.reconcile(ctx)
+	default:
+		r.log.DebugContext(ctx, "ledger check skipped: another instance ran it in this interval")
 	}
 }
 

@@ -86,7 +86,7 @@ func TestReconcilerChecksEveryInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		logs := &syncBuffer{}
 		f := &fakeLedger{}
-		r := newReconciler(Config{ReconcileInterval: time.Minute}, f.check, slog.New(slog.NewJSONHandler(logs, nil)))
+		r := newReconciler(Config{ReconcileInterval: time.Minute}, f.check, alwaysClaim, slog.New(slog.NewJSONHandler(logs, nil)))
 		require.NoError(t, r.Start(context.Background()))
 
 		synctest.Wait()
@@ -143,7 +143,7 @@ func TestReconcilerCapsItsLog(t *testing.T) {
 			many[i] = Violation{UserID: fmt.Sprintf("u%d", i), Credited: 1}
 		}
 		f := &fakeLedger{violations: many}
-		r := newReconciler(Config{ReconcileInterval: time.Second}, f.check, slog.New(slog.NewJSONHandler(logs, nil)))
+		r := newReconciler(Config{ReconcileInterval: time.Second}, f.check, alwaysClaim, slog.New(slog.NewJSONHandler(logs, nil)))
 		require.NoError(t, r.Start(context.Background()))
 		time.Sleep(time.Second)
 		synctest.Wait()
@@ -159,7 +159,7 @@ func TestReconcilerCapsItsLog(t *testing.T) {
 func TestReconcilerOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeLedger{}
-		r := newReconciler(Config{}, f.check, discardLog())
+		r := newReconciler(Config{}, f.check, alwaysClaim, discardLog())
 		require.NoError(t, r.Start(context.Background()))
 		time.Sleep(24 * time.Hour)
 		synctest.Wait()
@@ -177,7 +177,7 @@ func TestReconcilerStopCancelsACheck(t *testing.T) {
 			close(entered)
 			<-ctx.Done()
 			return nil, ctx.Err()
-		}, discardLog())
+		}, alwaysClaim, discardLog())
 		require.NoError(t, r.Start(context.Background()))
 		<-entered
 		require.NoError(t, r.Stop(context.Background()))
@@ -205,6 +205,84 @@ func TestReconcilerOnTheRealLedger(t *testing.T) {
 			assert.Contains(t, lines[0], "current 5.00 != credited 0.00 - spent 0.00")
 		})
 	}
+}
+
+// alwaysClaim is the claim of a reconciler alone on its database.
+func alwaysClaim(context.Context, time.Time) (bool, error) { return true, nil }
+
+// Two instances on one database check the ledger once per interval between them: the one whose
+// tick comes first in an interval checks, the other skips it; when that one stops, the other
+// checks every interval. Ticks are driven with explicit times (each instance ticks once per
+// interval, at its own phase).
+func TestReconcilersOnOneDatabaseCheckOncePerInterval(t *testing.T) {
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := open(t)
+			const interval = time.Minute
+			fa, fb := &fakeLedger{}, &fakeLedger{}
+			a := newReconciler(Config{ReconcileInterval: interval}, fa.check, claimSlot(d), discardLog())
+			b := newReconciler(Config{ReconcileInterval: interval}, fb.check, claimSlot(d), discardLog())
+			ctx := context.Background()
+			base := time.Date(2026, 12, 2, 5, 0, 0, 0, time.UTC)
+			for k := range 5 { // a ticks 10 s into each interval, b 40 s
+				slot := base.Add(time.Duration(k) * interval)
+				a.tick(ctx, slot.Add(10*time.Second))
+				b.tick(ctx, slot.Add(40*time.Second))
+				assert.Equal(t, k+1, fa.count()+fb.count(), "one check per interval, interval %d", k)
+			}
+			assert.Equal(t, 5, fa.count(), "the first to tick in each interval checks")
+			assert.Zero(t, fb.count())
+			for k := 5; k < 8; k++ { // a has stopped
+				b.tick(ctx, base.Add(time.Duration(k)*interval+40*time.Second))
+			}
+			assert.Equal(t, 3, fb.count(), "the other instance takes over at once")
+			a.tick(ctx, base.Add(7*interval+50*time.Second))
+			assert.Equal(t, 5, fa.count(), "an interval already checked is not checked again")
+		})
+	}
+}
+
+// Many instances ticking in the same interval at the same moment: exactly one checks. Without the
+// claim every one of them would.
+func TestReconcilersRacingForOneIntervalCheckOnce(t *testing.T) {
+	for name, open := range dbtest.Engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := open(t)
+			const n = 8
+			f := &fakeLedger{}
+			now := time.Date(2026, 12, 2, 5, 0, 30, 0, time.UTC)
+			for round := range 3 {
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for range n {
+					r := newReconciler(Config{ReconcileInterval: time.Minute}, f.check, claimSlot(d), discardLog())
+					wg.Go(func() {
+						<-start
+						r.tick(context.Background(), now)
+					})
+				}
+				close(start)
+				wg.Wait()
+				assert.Equal(t, round+1, f.count(), "round %d", round)
+				now = now.Add(time.Minute)
+			}
+		})
+	}
+}
+
+// A failed claim (the database is gone) checks nothing and warns.
+func TestReconcilerClaimFailure(t *testing.T) {
+	logs := &syncBuffer{}
+	f := &fakeLedger{}
+	r := newReconciler(Config{ReconcileInterval: time.Minute}, f.check,
+		func(context.Context, time.Time) (bool, error) { return false, errors.New("database gone") },
+		slog.New(slog.NewJSONHandler(logs, nil)))
+	r.tick(context.Background(), time.Now())
+	assert.Zero(t, f.count())
+	assert.Contains(t, logs.String(), `"msg":"ledger check failed"`)
+	assert.Contains(t, logs.String(), "database gone")
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -88,14 +89,28 @@ func (m *Migrator) Up(ctx context.Context) (int, error) {
 	return len(res), nil
 }
 
-// Down rolls back the newest applied migration.
+// ErrNothingToRollBack is Down's answer when no migration is applied.
+var ErrNothingToRollBack = errors.New("nothing to roll back: no migration applied")
+
+// Down rolls back the newest applied migration. With none applied it changes nothing and returns
+// ErrNothingToRollBack; it creates no version table either (goose's own Down would).
 func (m *Migrator) Down(ctx context.Context) error {
 	unlock, err := lockFile(ctx, m.lockFile)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	exists, err := m.versionTableExists(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate down: %w", err)
+	}
+	if !exists {
+		return ErrNothingToRollBack
+	}
 	if _, err := m.p.Down(ctx); err != nil {
+		if errors.Is(err, goose.ErrNoNextVersion) {
+			return ErrNothingToRollBack
+		}
 		return fmt.Errorf("migrate down: %w", err)
 	}
 	return nil
@@ -121,8 +136,22 @@ type Status struct {
 	Applied bool
 }
 
-// Status lists every known migration and whether it is applied.
+// Status lists every known migration and whether it is applied. It only reads: on a database
+// without the version table every migration is pending, and the table is not created (goose's own
+// status would create it).
 func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
+	exists, err := m.versionTableExists(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migration status: %w", err)
+	}
+	if !exists {
+		sources := m.p.ListSources()
+		out := make([]Status, 0, len(sources))
+		for _, s := range sources {
+			out = append(out, Status{Version: s.Version, Source: s.Path})
+		}
+		return out, nil
+	}
 	st, err := m.p.Status(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("migration status: %w", err)
@@ -138,16 +167,7 @@ func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
 // ErrSchemaMissing naming what is missing otherwise. It only reads: goose's own status would create
 // the version table.
 func (m *Migrator) Check(ctx context.Context) error {
-	conn := m.db.Conn(ctx)
-	var exists bool
-	var err error
-	if m.db.Dialect() == Postgres {
-		err = conn.Raw("SELECT to_regclass(?) IS NOT NULL", m.table).Scan(&exists).Error
-	} else {
-		var n int64
-		err = conn.Raw("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", m.table).Scan(&n).Error
-		exists = n > 0
-	}
+	exists, err := m.versionTableExists(ctx)
 	if err != nil {
 		return fmt.Errorf("check schema: %w", err)
 	}
@@ -155,7 +175,7 @@ func (m *Migrator) Check(ctx context.Context) error {
 		return fmt.Errorf("%w: no migration applied (no %s table)", ErrSchemaMissing, m.table)
 	}
 	var applied []int64
-	if err := conn.Raw("SELECT DISTINCT version_id FROM " + m.table + " WHERE is_applied").Scan(&applied).Error; err != nil { //nolint:gosec // the table name is the code's own constant
+	if err := m.db.Conn(ctx).Raw("SELECT DISTINCT version_id FROM " + m.table + " WHERE is_applied").Scan(&applied).Error; err != nil { //nolint:gosec // the table name is the code's own constant
 		return fmt.Errorf("check schema: %w", err)
 	}
 	have := make(map[int64]bool, len(applied))
@@ -173,6 +193,19 @@ func (m *Migrator) Check(ctx context.Context) error {
 		return fmt.Errorf("%w: %d of %d migrations not applied", ErrSchemaMissing, missing, len(sources))
 	}
 	return nil
+}
+
+// versionTableExists reports whether the set's version table exists, without creating it.
+func (m *Migrator) versionTableExists(ctx context.Context) (bool, error) {
+	conn := m.db.Conn(ctx)
+	if m.db.Dialect() == Postgres {
+		var exists bool
+		err := conn.Raw("SELECT to_regclass(?) IS NOT NULL", m.table).Scan(&exists).Error
+		return exists, err
+	}
+	var n int64
+	err := conn.Raw("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", m.table).Scan(&n).Error
+	return n > 0, err
 }
 
 // MigrateOnStart applies m's pending migrations in an OnStart hook, so the start timeout bounds
