@@ -183,9 +183,9 @@ func (s *SQLStore) Debit(ctx context.Context, userID string, amount points.Amoun
 // index seek straight to the cursor: without it PostgreSQL bounds the index by user_id only and
 // filters out every newer row, O(offset) per page.
 const (
-	withdrawalsFirstSQL = `SELECT order_number, user_id, amount, processed_at FROM gm_withdrawals
+	withdrawalsFirstSQL = `SELECT order_number, amount, processed_at FROM gm_withdrawals
 		WHERE user_id = ? ORDER BY processed_at DESC, order_number DESC LIMIT ?`
-	withdrawalsAfterSQL = `SELECT order_number, user_id, amount, processed_at FROM gm_withdrawals
+	withdrawalsAfterSQL = `SELECT order_number, amount, processed_at FROM gm_withdrawals
 		WHERE user_id = ? AND processed_at <= ? AND (processed_at < ? OR (processed_at = ? AND order_number < ?))
 		ORDER BY processed_at DESC, order_number DESC LIMIT ?`
 )
@@ -206,10 +206,10 @@ func (s *SQLStore) WithdrawalsPage(ctx context.Context, userID string, after *ke
 	defer func() { _ = rows.Close() }()
 	out := make([]Withdrawal, 0, min(limit, keyset.MaxLimit+1))
 	for rows.Next() {
-		var w Withdrawal
+		w := Withdrawal{UserID: userID} // the one asked for: not read back
 		var order string
 		var amount int64
-		if err := rows.Scan(&order, &w.UserID, &amount, &w.ProcessedAt); err != nil {
+		if err := rows.Scan(&order, &amount, &w.ProcessedAt); err != nil {
 			return nil, fmt.Errorf("page withdrawals of user %s: %w", userID, err)
 		}
 		w.Order, w.Sum, w.ProcessedAt = ordernum.Number(order), points.Amount(amount), w.ProcessedAt.UTC()

@@ -131,14 +131,14 @@ func (s *SQLStore) Owner(ctx context.Context, n ordernum.Number) (string, error)
 }
 
 // The statements of PageByUser: the first page, and a page after a cursor. Only the columns a list
-// shows are read; the queue's are left out. The keyset condition is written out (not as a row-value
+// shows are read (not even user_id: it is the one asked for); the queue's are left out. The keyset condition is written out (not as a row-value
 // comparison) so that it means the same on both engines. The redundant uploaded_at <= ? is what
 // lets the (user_id, uploaded_at, number) index seek straight to the cursor: without it PostgreSQL
 // bounds the index by user_id only and filters out every newer row, O(offset) per page.
 const (
-	pageFirstSQL = `SELECT number, user_id, status, accrual, uploaded_at FROM gm_orders
+	pageFirstSQL = `SELECT number, status, accrual, uploaded_at FROM gm_orders
 		WHERE user_id = ? ORDER BY uploaded_at DESC, number DESC LIMIT ?`
-	pageAfterSQL = `SELECT number, user_id, status, accrual, uploaded_at FROM gm_orders
+	pageAfterSQL = `SELECT number, status, accrual, uploaded_at FROM gm_orders
 		WHERE user_id = ? AND uploaded_at <= ? AND (uploaded_at < ? OR (uploaded_at = ? AND number < ?))
 		ORDER BY uploaded_at DESC, number DESC LIMIT ?`
 )
@@ -161,10 +161,10 @@ func (s *SQLStore) PageByUser(ctx context.Context, userID string, after *keyset.
 	out := make([]Order, 0, min(limit, keyset.MaxLimit+1))
 	accruals := make([]points.Amount, 0, cap(out)) // one allocation for every row's accrual
 	for rows.Next() {
-		var o Order
+		o := Order{UserID: userID}
 		var number string
 		var accrual sql.NullInt64
-		if err := rows.Scan(&number, &o.UserID, &o.Status, &accrual, &o.UploadedAt); err != nil {
+		if err := rows.Scan(&number, &o.Status, &accrual, &o.UploadedAt); err != nil {
 			return nil, fmt.Errorf("page orders of user %s: %w", userID, err)
 		}
 		o.Number, o.UploadedAt = ordernum.Number(number), o.UploadedAt.UTC()
