@@ -45,19 +45,21 @@ func SendList[T any](c *fiber.Ctx, log *slog.Logger, next NextChunk[T]) error {
 	if len(items) == 0 {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	s := &listStream[T]{next: next, log: log, buf: getBuf()}
-	s.buf = append(s.buf, '[')
+	bp := getBuf()
+	s := &listStream[T]{next: next, log: log, buf: append(*bp, '[')}
 	if err := s.encode(items); err != nil {
-		putBuf(s.buf)
+		putBuf(bp, s.buf)
 		return err
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	if !more {
 		s.buf = append(s.buf, ']')
 		c.Response().SetBody(s.buf) // copied into fasthttp's own pooled body buffer
-		putBuf(s.buf)
+		putBuf(bp, s.buf)
 		return nil
 	}
+	// The stream keeps the buffer to the end and leaves it to the garbage collector: Close may run
+	// on another goroutine than Read, so handing it back there could race with a Read.
 	s.ctx, s.cancel = detach(c.UserContext())
 	c.Response().SetBodyStream(s, -1) // -1: length unknown, so chunked
 	return nil
@@ -69,26 +71,31 @@ type JSONAppender interface {
 	AppendJSON(dst []byte) []byte
 }
 
-// bufPool holds the buffers lists are encoded in. A buffer that grew past maxPooledBuf (a list
-// chunk far larger than usual) is left to the garbage collector rather than kept.
-var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+// bufPool holds the buffers lists are encoded in (*[]byte). A buffer that grew past maxPooledBuf
+// (a chunk far larger than a usual list) is left to the garbage collector rather than kept.
+var bufPool sync.Pool
 
-const maxPooledBuf = 256 << 10
+const (
+	newBufSize   = 8 << 10 // a list of 50 orders is about 6 KB
+	maxPooledBuf = 256 << 10
+)
 
-func getBuf() []byte {
-	p := bufPool.Get().(*[]byte) // only *[]byte is stored
-	b := (*p)[:0]
-	*p = nil
-	bufPool.Put(p)
-	return b
+// getBuf returns a pooled buffer, empty.
+func getBuf() *[]byte {
+	if p, ok := bufPool.Get().(*[]byte); ok {
+		*p = (*p)[:0]
+		return p
+	}
+	b := make([]byte, 0, newBufSize)
+	return &b
 }
 
-func putBuf(b []byte) {
-	if cap(b) == 0 || cap(b) > maxPooledBuf {
+// putBuf hands p back to the pool holding b, the buffer as it grew; nothing may use b afterwards.
+func putBuf(p *[]byte, b []byte) {
+	if cap(b) > maxPooledBuf {
 		return
 	}
-	p := bufPool.Get().(*[]byte) // only *[]byte is stored
-	*p = b[:0]
+	*p = b
 	bufPool.Put(p)
 }
 
