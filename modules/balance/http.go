@@ -64,6 +64,30 @@ type withdrawalPage struct {
 	NextCursor string           `json:"next_cursor,omitempty"`
 }
 
+// listedWithdrawal is a withdrawal as the list writes it: the JSON of its withdrawalItem, appended
+// without reflection and without formatting the time into a string first.
+type listedWithdrawal Withdrawal
+
+// AppendJSON implements web.JSONAppender: what json.Marshal writes for the withdrawal's
+// withdrawalItem (toItems).
+func (w *listedWithdrawal) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"order":`...)
+	dst = web.AppendString(dst, string(w.Order))
+	dst = append(dst, `,"sum":`...)
+	dst = points.AppendJSON(dst, w.Sum)
+	dst = append(dst, `,"processed_at":"`...)
+	dst = w.ProcessedAt.AppendFormat(dst, time.RFC3339) // digits, '-', ':', 'T', 'Z', '+': nothing to escape
+	return append(dst, `"}`...)
+}
+
+func toListed(ws []Withdrawal) []listedWithdrawal {
+	out := make([]listedWithdrawal, len(ws))
+	for i, w := range ws {
+		out[i] = listedWithdrawal(w)
+	}
+	return out
+}
+
 func toItems(ws []Withdrawal) []withdrawalItem {
 	out := make([]withdrawalItem, len(ws))
 	for i, w := range ws {
@@ -78,7 +102,18 @@ func (h handlers) balance(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(balanceResponse(b))
+	var buf [64]byte // the longest answer is under 60 bytes
+	return web.SendRawJSON(c, appendBalance(buf[:0], b))
+}
+
+// appendBalance appends b as {"current":…,"withdrawn":…}: what json.Marshal(balanceResponse(b))
+// writes, without its reflection.
+func appendBalance(dst []byte, b Balance) []byte {
+	dst = append(dst, `{"current":`...)
+	dst = points.AppendJSON(dst, b.Current)
+	dst = append(dst, `,"withdrawn":`...)
+	dst = points.AppendJSON(dst, b.Withdrawn)
+	return append(dst, '}')
 }
 
 // withdraw is POST /api/user/balance/withdraw {"order","sum"}.
@@ -112,13 +147,13 @@ const listChunk = keyset.MaxLimit
 // number) never changes, so no row is missed or repeated between chunks.
 func (h handlers) list(c *fiber.Ctx) error {
 	userID, cursor := web.UserID(c), ""
-	return web.SendList(c, h.s.log, func(ctx context.Context) ([]withdrawalItem, bool, error) {
+	return web.SendList(c, h.s.log, func(ctx context.Context) ([]listedWithdrawal, bool, error) {
 		p, err := h.s.WithdrawalsPage(ctx, userID, listChunk, cursor)
 		if err != nil {
 			return nil, false, err
 		}
 		cursor = p.Next
-		return toItems(p.Items), p.Next != "", nil
+		return toListed(p.Items), p.Next != "", nil
 	})
 }
 

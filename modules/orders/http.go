@@ -59,6 +59,33 @@ type orderPage struct {
 	NextCursor string      `json:"next_cursor,omitempty"`
 }
 
+// listedOrder is an order as the list writes it: the JSON of its orderItem (toItems), appended
+// without reflection and without formatting the time into a string first.
+type listedOrder Order
+
+// AppendJSON implements web.JSONAppender: what json.Marshal writes for the order's orderItem.
+func (o *listedOrder) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"number":`...)
+	dst = web.AppendString(dst, string(o.Number))
+	dst = append(dst, `,"status":`...)
+	dst = web.AppendString(dst, o.Status)
+	if a, ok := Order(*o).Credited(); ok {
+		dst = append(dst, `,"accrual":`...)
+		dst = points.AppendJSON(dst, a)
+	}
+	dst = append(dst, `,"uploaded_at":"`...)
+	dst = o.UploadedAt.AppendFormat(dst, time.RFC3339) // digits, '-', ':', 'T', 'Z', '+': nothing to escape
+	return append(dst, `"}`...)
+}
+
+func toListed(orders []Order) []listedOrder {
+	out := make([]listedOrder, len(orders))
+	for i, o := range orders {
+		out[i] = listedOrder(o)
+	}
+	return out
+}
+
 func toItems(orders []Order) []orderItem {
 	out := make([]orderItem, len(orders))
 	for i, o := range orders {
@@ -109,13 +136,13 @@ const listChunk = keyset.MaxLimit
 // number) never changes, so no row is missed or repeated between chunks.
 func (h handlers) list(c *fiber.Ctx) error {
 	userID, cursor := web.UserID(c), ""
-	return web.SendList(c, h.s.log, func(ctx context.Context) ([]orderItem, bool, error) {
+	return web.SendList(c, h.s.log, func(ctx context.Context) ([]listedOrder, bool, error) {
 		p, err := h.s.Page(ctx, userID, listChunk, cursor)
 		if err != nil {
 			return nil, false, err
 		}
 		cursor = p.Next
-		return toItems(p.Items), p.Next != "", nil
+		return toListed(p.Items), p.Next != "", nil
 	})
 }
 

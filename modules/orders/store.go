@@ -2,11 +2,11 @@ package orders
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/gophermart/gophermart/modules/platform/db"
@@ -40,20 +40,6 @@ type orderRow struct {
 
 // TableName tells gorm the table of orderRow.
 func (orderRow) TableName() string { return "gm_orders" }
-
-func fromRow(r orderRow) Order {
-	o := Order{
-		Number:     ordernum.Number(r.Number),
-		UserID:     r.UserID,
-		Status:     r.Status,
-		UploadedAt: r.UploadedAt.UTC(),
-	}
-	if r.Accrual != nil {
-		a := points.Amount(*r.Accrual)
-		o.Accrual = &a
-	}
-	return o
-}
 
 // Store keeps orders. Every method joins the transaction carried by ctx, if any.
 type Store interface {
@@ -141,43 +127,71 @@ func (s *SQLStore) Insert(ctx context.Context, userID string, n ordernum.Number,
 	return inserted, nil
 }
 
-// Owner implements Store.
+// ownerSQL reads who uploaded an order number.
+const ownerSQL = `SELECT user_id FROM gm_orders WHERE number = ?`
+
+// Owner implements Store. It runs on db's raw path, without gorm.
 func (s *SQLStore) Owner(ctx context.Context, n ordernum.Number) (string, error) {
-	var row orderRow
-	err := s.db.Conn(ctx).Select("user_id").Where("number = ?", string(n)).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	var owner string
+	err := s.db.QueryRow(ctx, ownerSQL, string(n)).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
 		return "", ErrNotFound
 	}
 	if err != nil {
 		return "", fmt.Errorf("read owner of order %s: %w", n, err)
 	}
-	return row.UserID, nil
+	return owner, nil
 }
 
-// listColumns are the columns a list shows; the queue's are left out.
-var listColumns = []string{"number", "user_id", "status", "accrual", "uploaded_at"}
+// The statements of PageByUser: the first page, and a page after a cursor. Only the columns a list
+// shows are read (not even user_id: it is the one asked for); the queue's are left out. The keyset condition is written out (not as a row-value
+// comparison) so that it means the same on both engines. The redundant uploaded_at <= ? is what
+// lets the (user_id, uploaded_at, number) index seek straight to the cursor: without it PostgreSQL
+// bounds the index by user_id only and filters out every newer row, O(offset) per page.
+const (
+	pageFirstSQL = `SELECT number, status, accrual, uploaded_at FROM gm_orders
+		WHERE user_id = ? ORDER BY uploaded_at DESC, number DESC LIMIT ?`
+	pageAfterSQL = `SELECT number, status, accrual, uploaded_at FROM gm_orders
+		WHERE user_id = ? AND uploaded_at <= ? AND (uploaded_at < ? OR (uploaded_at = ? AND number < ?))
+		ORDER BY uploaded_at DESC, number DESC LIMIT ?`
+)
 
-// PageByUser implements Store. The keyset condition is written out (not as a row-value comparison)
-// so that it means the same on both engines. The redundant uploaded_at <= ? is what lets the
-// (user_id, uploaded_at, number) index seek straight to the cursor: without it
-// PostgreSQL bounds the index by user_id only and filters out every newer row, O(offset) per page.
+// PageByUser implements Store. It runs on db's raw path, without gorm's reflection per row: the
+// list is the hottest read after the balance, and gorm's Find was 40 % of its CPU.
 func (s *SQLStore) PageByUser(ctx context.Context, userID string, after *keyset.Cursor, limit int) ([]Order, error) {
-	q := s.db.Conn(ctx).Select(listColumns).Where("user_id = ?", userID)
-	if after != nil {
-		q = q.Where("uploaded_at <= ? AND (uploaded_at < ? OR (uploaded_at = ? AND number < ?))",
-			after.At, after.At, after.At, after.Key)
+	var rows *sql.Rows
+	var err error
+	if after == nil {
+		rows, err = s.db.Query(ctx, pageFirstSQL, userID, limit)
+	} else {
+		at := after.At.UTC()
+		rows, err = s.db.Query(ctx, pageAfterSQL, userID, at, at, at, after.Key, limit)
 	}
-	rows := make([]orderRow, 0, min(limit, keyset.MaxLimit+1)) // gorm appends into this capacity instead of regrowing a slice
-	if err := q.Order("uploaded_at DESC, number DESC").Limit(limit).Find(&rows).Error; err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("page orders of user %s: %w", userID, err)
 	}
-	return fromRows(rows), nil
-}
-
-func fromRows(rows []orderRow) []Order {
-	out := make([]Order, len(rows))
-	for i, r := range rows {
-		out[i] = fromRow(r)
+	defer func() { _ = rows.Close() }()
+	out := make([]Order, 0, min(limit, keyset.MaxLimit+1))
+	accruals := make([]points.Amount, 0, cap(out)) // one allocation for every row's accrual
+	for rows.Next() {
+		o := Order{UserID: userID}
+		var number string
+		var accrual sql.NullInt64
+		if err := rows.Scan(&number, &o.Status, &accrual, &o.UploadedAt); err != nil {
+			return nil, fmt.Errorf("page orders of user %s: %w", userID, err)
+		}
+		o.Number, o.UploadedAt = ordernum.Number(number), o.UploadedAt.UTC()
+		if accrual.Valid {
+			if len(accruals) == cap(accruals) {
+				accruals = make([]points.Amount, 0, 16)
+			}
+			accruals = append(accruals, points.Amount(accrual.Int64))
+			o.Accrual = &accruals[len(accruals)-1]
+		}
+		out = append(out, o)
 	}
-	return out
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("page orders of user %s: %w", userID, err)
+	}
+	return out, nil
 }

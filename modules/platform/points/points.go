@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -179,7 +180,25 @@ func (a Amount) String() string {
 
 // MarshalJSON prints the amount as an exact JSON number: 729.98, 27.25, 5 (no trailing zeros).
 func (a Amount) MarshalJSON() ([]byte, error) {
-	return []byte(decimal.New(int64(a), -2).String()), nil
+	return AppendJSON(make([]byte, 0, 24), a), nil
+}
+
+// AppendJSON appends the amount as MarshalJSON prints it (729.98, 27.25, 5, 0.5, -0.05) to dst
+// and returns the extended buffer: the integer part, then the hundredths without trailing zeros.
+func AppendJSON(dst []byte, a Amount) []byte {
+	u := uint64(a)
+	if a < 0 {
+		dst = append(dst, '-')
+		u = -u // two's complement: right for math.MinInt64 too
+	}
+	dst = strconv.AppendUint(dst, u/100, 10)
+	if f := u % 100; f != 0 {
+		dst = append(dst, '.', byte('0'+f/10))
+		if f%10 != 0 {
+			dst = append(dst, byte('0'+f%10))
+		}
+	}
+	return dst
 }
 
 // UnmarshalJSON reads a JSON number (not a string) exactly, as Parse does.

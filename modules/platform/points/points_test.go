@@ -3,6 +3,7 @@ package points_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"math/big"
 	"math/rand/v2"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -287,4 +289,28 @@ func exactHundredths(t *testing.T, s string) (*big.Int, bool) {
 	r.Mul(r, big.NewRat(100, 1))
 	r.Add(r, big.NewRat(1, 2))
 	return new(big.Int).Quo(r.Num(), r.Denom()), true
+}
+
+// TestAppendJSONMatchesDecimal checks AppendJSON against the exact decimal printing it replaces
+// (shopspring/decimal's String of the amount in hundredths) and against encoding/json, over edge
+// values and a spread of random ones.
+func TestAppendJSONMatchesDecimal(t *testing.T) {
+	values := []points.Amount{0, 1, 5, 9, 10, 11, 50, 99, 100, 101, 105, 110, 150, 199, 72998, 2725, 500,
+		points.Max, points.Max - 1, points.Max + 1, -1, -5, -10, -50, -100, -101, -72998,
+		math.MaxInt64, math.MinInt64, math.MaxInt64 - 1, math.MinInt64 + 1}
+	for p := int64(1); p <= math.MaxInt64/10; p *= 10 {
+		values = append(values, points.Amount(p), points.Amount(p-1), points.Amount(p+1), points.Amount(-p))
+	}
+	rng := rand.New(rand.NewPCG(1, 2)) // #nosec G404 -- test data
+	for range 20_000 {
+		values = append(values, points.Amount(rng.Int64()), points.Amount(rng.Int64N(1_000_000)), points.Amount(-rng.Int64N(10_000)))
+	}
+	for _, a := range values {
+		want := decimal.New(int64(a), -2).String()
+		require.Equal(t, want, string(points.AppendJSON(nil, a)), "amount %d", int64(a))
+		require.Equal(t, "x"+want, string(points.AppendJSON([]byte("x"), a)), "appends after what is there")
+		j, err := json.Marshal(a)
+		require.NoError(t, err)
+		require.Equal(t, want, string(j), "amount %d", int64(a))
+	}
 }

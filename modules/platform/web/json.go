@@ -167,3 +167,27 @@ func jsonKind(goKind string) string {
 	}
 	return "value of the right type"
 }
+
+// SendRawJSON answers with body, a JSON value the caller encoded itself, as c.JSON would send it:
+// status unchanged (200 by default), Content-Type application/json. body is copied into the
+// response, so the caller may reuse it (a stack array, a pooled buffer).
+func SendRawJSON(c *fiber.Ctx, body []byte) error {
+	c.Response().SetBody(body)
+	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
+	return nil
+}
+
+// AppendString appends s as a JSON string, byte for byte what json.Marshal writes for it. Text of
+// plain printable ASCII that json.Marshal leaves as is (no quote, backslash or HTML-sensitive <, >,
+// &) is copied directly; anything else goes through json.Marshal itself.
+func AppendString(dst []byte, s string) []byte {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always encodes
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}

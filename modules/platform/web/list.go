@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,20 +45,58 @@ func SendList[T any](c *fiber.Ctx, log *slog.Logger, next NextChunk[T]) error {
 	if len(items) == 0 {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	s := &listStream[T]{next: next, log: log}
-	s.enc = json.NewEncoder(&s.buf)
-	s.buf.WriteByte('[')
+	bp := getBuf()
+	s := &listStream[T]{next: next, log: log, buf: append(*bp, '[')}
 	if err := s.encode(items); err != nil {
+		putBuf(bp, s.buf)
 		return err
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	if !more {
-		s.buf.WriteByte(']')
-		return c.Send(s.buf.Bytes())
+		s.buf = append(s.buf, ']')
+		c.Response().SetBody(s.buf) // copied into fasthttp's own pooled body buffer
+		putBuf(bp, s.buf)
+		return nil
 	}
+	// The stream keeps the buffer to the end and leaves it to the garbage collector: Close may run
+	// on another goroutine than Read, so handing it back there could race with a Read.
 	s.ctx, s.cancel = detach(c.UserContext())
 	c.Response().SetBodyStream(s, -1) // -1: length unknown, so chunked
 	return nil
+}
+
+// JSONAppender is a value that appends its own JSON encoding to a buffer, byte for byte what
+// json.Marshal writes for it, without reflection. SendList uses it for list items that have it.
+type JSONAppender interface {
+	AppendJSON(dst []byte) []byte
+}
+
+// bufPool holds the buffers lists are encoded in (*[]byte). A buffer that grew past maxPooledBuf
+// (a chunk far larger than a usual list) is left to the garbage collector rather than kept.
+var bufPool sync.Pool
+
+const (
+	newBufSize   = 8 << 10 // a list of 50 orders is about 6 KB
+	maxPooledBuf = 256 << 10
+)
+
+// getBuf returns a pooled buffer, empty.
+func getBuf() *[]byte {
+	if p, ok := bufPool.Get().(*[]byte); ok {
+		*p = (*p)[:0]
+		return p
+	}
+	b := make([]byte, 0, newBufSize)
+	return &b
+}
+
+// putBuf hands p back to the pool holding b, the buffer as it grew; nothing may use b afterwards.
+func putBuf(p *[]byte, b []byte) {
+	if cap(b) > maxPooledBuf {
+		return
+	}
+	*p = b
+	bufPool.Put(p)
 }
 
 // detach returns a context with parent's values and deadline (or the default write timeout when it
@@ -82,8 +119,8 @@ type listStream[T any] struct {
 	next   NextChunk[T]
 	log    *slog.Logger
 
-	buf   bytes.Buffer
-	enc   *json.Encoder
+	buf   []byte // JSON not read yet: buf[off:]
+	off   int
 	wrote bool  // an item was written: the next one needs a comma
 	done  bool  // the closing bracket is in buf
 	err   error // the stream failed: every later Read returns it
@@ -91,16 +128,22 @@ type listStream[T any] struct {
 	closeOnce sync.Once
 }
 
-// encode appends items to buf, each as json.Marshal writes it, separated by commas.
+// encode appends items to buf, each as json.Marshal writes it, separated by commas: by the item's
+// own AppendJSON when it has one, else by json.Marshal.
 func (s *listStream[T]) encode(items []T) error {
 	for i := range items {
 		if s.wrote {
-			s.buf.WriteByte(',')
+			s.buf = append(s.buf, ',')
 		}
-		if err := s.enc.Encode(&items[i]); err != nil {
-			return fmt.Errorf("encode list item: %w", err)
+		if a, ok := any(&items[i]).(JSONAppender); ok {
+			s.buf = a.AppendJSON(s.buf)
+		} else {
+			b, err := json.Marshal(&items[i])
+			if err != nil {
+				return fmt.Errorf("encode list item: %w", err)
+			}
+			s.buf = append(s.buf, b...)
 		}
-		s.buf.Truncate(s.buf.Len() - 1) // Encode ends every value with a newline; Marshal does not
 		s.wrote = true
 	}
 	return nil
@@ -108,29 +151,32 @@ func (s *listStream[T]) encode(items []T) error {
 
 // Read implements io.Reader.
 func (s *listStream[T]) Read(p []byte) (int, error) {
-	for s.buf.Len() == 0 {
+	for s.off == len(s.buf) {
 		switch {
 		case s.err != nil:
 			return 0, s.err
 		case s.done:
 			return 0, io.EOF
 		}
+		s.buf, s.off = s.buf[:0], 0
 		items, more, err := s.nextChunk()
 		if err == nil {
 			err = s.encode(items)
 		}
 		if err != nil {
 			s.log.ErrorContext(s.ctx, "list body aborted", "err", err)
-			s.buf.Reset() // never send a partly encoded item
+			s.buf = s.buf[:0] // never send a partly encoded item
 			s.err = errStreamAborted
 			return 0, s.err
 		}
 		if !more {
-			s.buf.WriteByte(']')
+			s.buf = append(s.buf, ']')
 			s.done = true
 		}
 	}
-	return s.buf.Read(p)
+	n := copy(p, s.buf[s.off:])
+	s.off += n
+	return n, nil
 }
 
 // nextChunk calls next, turning a panic into an error: when compressing, Read runs on fasthttp's
