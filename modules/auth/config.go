@@ -12,7 +12,7 @@ type Config struct {
 	CookieSecure bool `mapstructure:"cookie_secure"`
 	// CookieSameSite is Strict, Lax or None.
 	CookieSameSite string `mapstructure:"cookie_samesite"`
-	// HashConcurrency caps concurrent argon2id computations (each takes 9 MiB); 0 means the CPU count.
+	// HashConcurrency caps concurrent argon2id computations (each takes 7 MiB); 0 means the CPU count.
 	HashConcurrency int `mapstructure:"hash_concurrency"`
 	// LoginMaxFailures is how many failed logins for one login from one client address are allowed
 	// within LoginWindow before further attempts get 429.

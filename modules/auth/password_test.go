@@ -23,7 +23,7 @@ func TestHasherProductionParams(t *testing.T) {
 	require.NoError(t, err)
 	m := phcRE.FindStringSubmatch(enc)
 	require.NotNil(t, m, "not a PHC string: %s", enc)
-	assert.Equal(t, []string{"9216", "4", "1"}, m[1:4])
+	assert.Equal(t, []string{"7168", "5", "1"}, m[1:4])
 	p, salt, key, err := decodeHash(enc)
 	require.NoError(t, err)
 	assert.Equal(t, DefaultParams, p)
@@ -35,7 +35,7 @@ func TestHasherProductionParams(t *testing.T) {
 	ok, err = h.Verify(ctx, "correct horse battery stapler", enc)
 	require.NoError(t, err)
 	assert.False(t, ok)
-	assert.Contains(t, h.dummy, "$m=9216,t=4,p=1$", "the dummy hash uses the production parameters")
+	assert.Contains(t, h.dummy, "$m=7168,t=5,p=1$", "the dummy hash uses the production parameters")
 }
 
 func TestHasherRoundTrip(t *testing.T) {

@@ -35,7 +35,7 @@ func TestHasherVerifiesThePreviousProductionParams(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, v.ok)
 	require.NoError(t, v.rehashErr)
-	assert.Regexp(t, `^\$argon2id\$v=19\$m=9216,t=4,p=1\$`, v.rehash)
+	assert.Regexp(t, `^\$argon2id\$v=19\$m=7168,t=5,p=1\$`, v.rehash)
 	ok, err := h.Verify(ctx, "correct horse battery staple", v.rehash)
 	require.NoError(t, err)
 	assert.True(t, ok)
