@@ -36,7 +36,7 @@ func baseOptions(cfg *config.Config) fx.Option {
 }
 
 // schema is Gophermart's set of migrations.
-var schema = db.Migrations{FS: migrations.FS, Table: migrations.Table, LockID: migrations.LockID}
+var schema = migrations.Set
 
 // newMigrator prepares Gophermart's migrations on the database.
 func newMigrator(d *db.DB, log *slog.Logger) (*db.Migrator, error) {

@@ -199,7 +199,7 @@ func TestE2ESignalDuringMigrationStops(t *testing.T) {
 			d, err := db.Open(db.Config{URI: uri})
 			require.NoError(t, err)
 			defer func() { _ = d.Close() }()
-			m, err := db.NewMigrator(d, db.Migrations{FS: migrations.FS, Table: migrations.Table, LockID: migrations.LockID}, nil)
+			m, err := db.NewMigrator(d, migrations.Set, nil)
 			require.NoError(t, err)
 			require.ErrorIs(t, m.Check(context.Background()), db.ErrSchemaMissing, "a migration was applied")
 		})

@@ -18,7 +18,7 @@ const (
 	lockUserPgSQL     = `SELECT id FROM gm_users WHERE id = $1 FOR NO KEY UPDATE`
 	insertCappedPgSQL = `INSERT INTO gm_orders (number, user_id, status, uploaded_at, next_poll_at)
 	SELECT $1, $2, $3, $4, $4
-	WHERE (SELECT count(*) FROM gm_orders WHERE user_id = $2 AND ` + pendingSQL + `) < $5
+	WHERE (SELECT pending FROM gm_users WHERE id = $2) < $5
 	ON CONFLICT (number) DO NOTHING`
 )
 
@@ -27,8 +27,8 @@ const (
 // before a Sync without BEGIN run as one implicit transaction, committed at the Sync (rolled back if
 // one fails), so the lock is held until the insert commits, exactly as in the explicit transaction;
 // and under READ COMMITTED the insert, a statement of its own, counts from a snapshot taken after
-// the lock was granted, so it sees the pending orders of every upload of this user that committed
-// before.
+// the lock was granted, so it reads the user's pending count as every upload of this user that
+// committed before left it.
 func (s *SQLStore) insertPipelined(ctx context.Context, userID string, n ordernum.Number, at time.Time, maxPending int) (bool, error) {
 	var known, inserted bool
 	err := s.db.Pgx(ctx, func(ctx context.Context, c *pgx.Conn) error {

@@ -66,26 +66,25 @@ type SQLStore struct {
 // NewStore returns the Store on d.
 func NewStore(d *db.DB) *SQLStore { return &SQLStore{db: d} }
 
-// pendingSQL is the condition of a pending order, with the statuses as literals rather than
-// parameters: only then can either engine tell that a query with it may read the partial index
-// gm_orders_user_pending (a generic PostgreSQL plan knows nothing of a parameter's value).
-const pendingSQL = "status IN ('" + StatusNew + "', '" + StatusProcessing + "')"
-
 // insertCappedSQL inserts the order only while the user has fewer pending orders than the cap: one
-// conditional statement, so no read-modify-write. ON CONFLICT DO NOTHING rather than a failing
+// conditional statement, so no read-modify-write. The user's count of pending orders is kept in
+// gm_users.pending by triggers on gm_orders (migration 6), in the transaction that changes an order,
+// so the check reads one row however many orders the user has; an unknown user has no row, and the
+// condition is then not true. ON CONFLICT DO NOTHING rather than a failing
 // INSERT: a unique violation would abort a PostgreSQL transaction, and this way two users racing for
 // one number are told apart by RowsAffected alone. (SQLite parses the upsert after a SELECT only
 // when the SELECT has a WHERE clause, which it does.)
 const insertCappedSQL = `INSERT INTO gm_orders (number, user_id, status, uploaded_at, next_poll_at)
 	SELECT ?, ?, ?, ?, ?
-	WHERE (SELECT count(*) FROM gm_orders WHERE user_id = ? AND ` + pendingSQL + `) < ?
+	WHERE (SELECT pending FROM gm_users WHERE id = ?) < ?
 	ON CONFLICT (number) DO NOTHING`
 
 // Insert implements Store. The conditional insert alone is not enough on PostgreSQL: under READ
 // COMMITTED two concurrent statements each count from their own snapshot, both see cap-1 and both
 // insert. So the transaction first locks the user's row (FOR NO KEY UPDATE: it does not block the
 // foreign-key checks of other tables' inserts, which take FOR KEY SHARE), and every later upload of
-// that user waits for the commit and then counts with a fresh snapshot that includes the new row.
+// that user waits for the commit and then reads the pending count with a fresh snapshot that
+// includes it.
 // Outside a transaction both statements go in one round trip (insertPipelined). On SQLite, where
 // writers are serialised anyway, the lock is not needed: outside a transaction the conditional
 // insert runs alone (insertAutocommit), inside one the lock clause is dropped.

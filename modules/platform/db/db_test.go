@@ -19,7 +19,7 @@ import (
 	"github.com/gophermart/gophermart/modules/platform/db/dbtest"
 )
 
-var gm = db.Migrations{FS: migrations.FS, Table: migrations.Table, LockID: migrations.LockID}
+var gm = migrations.Set
 
 func TestParseURI(t *testing.T) {
 	tests := []struct {

@@ -21,6 +21,10 @@ type Migrations struct {
 	Table string
 	// LockID is the PostgreSQL advisory lock that serialises concurrent migrators of this set.
 	LockID int64
+	// Go, when set, returns the set's migrations written in Go for the given engine: the steps
+	// whose SQL differs between PostgreSQL and SQLite (triggers, say). Their versions must not
+	// clash with the files'.
+	Go func(Dialect) []*goose.Migration
 }
 
 // Migrator applies one set of migrations to a DB.
@@ -41,6 +45,9 @@ func NewMigrator(d *DB, m Migrations, log *slog.Logger) (*Migrator, error) {
 	}
 	if log != nil {
 		opts = append(opts, goose.WithSlog(log))
+	}
+	if m.Go != nil {
+		opts = append(opts, goose.WithGoMigrations(m.Go(d.Dialect())...))
 	}
 	dialect := goose.DialectSQLite3
 	if d.Dialect() == Postgres {

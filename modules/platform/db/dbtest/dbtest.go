@@ -54,7 +54,7 @@ func Engines(tb testing.TB) map[string]Opener {
 // Migrated applies Gophermart's migrations to d and returns it.
 func Migrated(tb testing.TB, d *db.DB) *db.DB {
 	tb.Helper()
-	m, err := db.NewMigrator(d, db.Migrations{FS: migrations.FS, Table: migrations.Table, LockID: migrations.LockID}, nil)
+	m, err := db.NewMigrator(d, migrations.Set, nil)
 	require.NoError(tb, err)
 	_, err = m.Up(context.Background())
 	require.NoError(tb, err)
