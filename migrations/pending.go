@@ -43,6 +43,9 @@ func statements(list []string) *goose.GoFunc {
 // The statuses are spelled as literals, as in migration 4.
 
 var pendingPostgres = []string{
+	// Until the migration commits, no order may change: one made final between the count and the
+	// triggers would stay counted as pending.
+	`LOCK TABLE gm_orders IN SHARE ROW EXCLUSIVE MODE`,
 	`ALTER TABLE gm_users ADD COLUMN pending BIGINT NOT NULL DEFAULT 0`,
 	`UPDATE gm_users SET pending = c.n FROM (
 		SELECT user_id, count(*) AS n FROM gm_orders WHERE status IN ('NEW', 'PROCESSING') GROUP BY user_id

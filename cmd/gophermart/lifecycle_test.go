@@ -310,11 +310,14 @@ func TestMigrateStatusAndDownCreateNothing(t *testing.T) {
 	}
 }
 
-// schemaSources lists Gophermart's migration files.
+// schemaSources lists Gophermart's migrations: the files, then a "(Go)" for each written in Go.
 func schemaSources(t *testing.T) []string {
 	t.Helper()
 	entries, err := fs.Glob(schema.FS, "*.sql")
 	require.NoError(t, err)
 	require.NotEmpty(t, entries)
+	for range schema.Go(db.SQLite) {
+		entries = append(entries, "(Go)")
+	}
 	return entries
 }

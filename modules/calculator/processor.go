@@ -145,6 +145,9 @@ func (p *Processor) RunOnce(ctx context.Context) (next time.Time, pending bool, 
 	return p.store.NextDue(ctx)
 }
 
+// finishTimeout bounds the write that makes an order final, which a stop does not interrupt.
+const finishTimeout = 10 * time.Second
+
 // finish computes an order's accrual and makes it final: PROCESSED, or INVALID when the accrual
 // cannot be represented.
 func (p *Processor) finish(ctx context.Context, n string, mechanics []Mechanic) error {
@@ -164,7 +167,11 @@ func (p *Processor) finish(ctx context.Context, n string, mechanics []Mechanic) 
 	case matched:
 		accrual = &total
 	}
-	changed, err := p.store.Finish(ctx, n, status, accrual)
+	// A stop cancels ctx; a write already sent still commits on the server, and cancelling the wait
+	// for its answer would only lose the news of it. So the write runs to its end, bounded on its own.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	changed, err := p.store.Finish(wctx, n, status, accrual)
 	if err != nil {
 		return err
 	}

@@ -323,3 +323,71 @@ func waitForLockWaiter[T any](t *testing.T, d *db.DB, done <-chan T) {
 		}
 	}
 }
+
+// lockWaiters counts the sessions of d's database that wait for a lock.
+func lockWaiters(t *testing.T, d *db.DB) int64 {
+	t.Helper()
+	var waiting int64
+	require.NoError(t, d.Conn(context.Background()).Raw(`SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting).Error)
+	return waiting
+}
+
+// TestReuploadWhileSettlingDoesNotDeadlock: a user uploads a number again while the accrual worker
+// makes that order final. The upload holds the user's row and its insert waits for the order's row;
+// making the order final changes the user's pending count, so it needs the user's row too. Unless
+// both take the user's row first, each waits for the other and PostgreSQL aborts one (deadlock
+// detected). Another open upload of the user holds the row while both line up behind it.
+func TestReuploadWhileSettlingDoesNotDeadlock(t *testing.T) {
+	open, ok := dbtest.Engines(t)["postgres"]
+	if !ok {
+		t.Skip("PostgreSQL only: SQLite's immediate transactions serialise every writer")
+	}
+	d := open(t)
+	dbtest.CreateUser(t, d, "alice")
+	s, q := NewStore(d), NewQueue(d)
+	ctx := context.Background()
+	n := ordernum.Number(num(26, 0))
+	ok, err := s.Insert(ctx, "alice", n, time.Now(), 10)
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	holder, err := d.SQL().BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = holder.Rollback() }()
+	_, err = holder.ExecContext(ctx, `SELECT id FROM gm_users WHERE id = 'alice' FOR NO KEY UPDATE`)
+	require.NoError(t, err)
+
+	upload, settle := make(chan error, 1), make(chan error, 1)
+	waitFor := func(want int64, done ...chan error) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for lockWaiters(t, d) < want {
+			select {
+			case err := <-done[0]:
+				t.Fatalf("finished without waiting for the user's row: %v", err)
+			case <-deadline:
+				t.Fatalf("fewer than %d sessions wait for a lock after 10 s", want)
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}
+	go func() {
+		_, err := s.Insert(ctx, "alice", n, time.Now(), 10)
+		upload <- err
+	}()
+	waitFor(1, upload)
+	go func() {
+		settle <- d.InTx(ctx, func(ctx context.Context) error {
+			_, err := q.MarkProcessed(ctx, n, nil)
+			return err
+		})
+	}()
+	waitFor(2, settle)
+	require.NoError(t, holder.Commit())
+	require.NoError(t, <-upload, "the upload again")
+	require.NoError(t, <-settle, "making the order final")
+	stored, counted := storedPending(t, d, "alice")
+	assert.Equal(t, int64(0), counted)
+	assert.Equal(t, counted, stored)
+}

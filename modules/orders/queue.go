@@ -52,6 +52,32 @@ func (q *Queue) exec(ctx context.Context, sql string, args ...any) (int64, error
 	return rows, err
 }
 
+// lockOwnerSQL locks the row of the user who owns an order, as an upload locks it.
+const lockOwnerSQL = `SELECT u.id FROM gm_users u JOIN gm_orders o ON o.user_id = u.id
+	WHERE o.number = ? FOR NO KEY UPDATE OF u`
+
+// finish runs sql, a write that makes order n final, and returns the rows it changed. Making an order
+// final changes its user's pending count (a trigger updates gm_users), so on PostgreSQL the user's
+// row is locked first, in the same transaction: an upload holds that row while its insert may wait
+// for the order's row (a number uploaded again), so taking the order's row first would let the two
+// wait for each other. Users before orders, everywhere.
+func (q *Queue) finish(ctx context.Context, n ordernum.Number, sql string, args ...any) (int64, error) {
+	if q.db.Dialect() != db.Postgres { // one writer at a time: no lock order to keep
+		return q.exec(ctx, sql, args...)
+	}
+	var rows int64
+	err := q.db.InTx(ctx, func(ctx context.Context) error {
+		var owners []string
+		if err := q.db.Conn(ctx).Raw(lockOwnerSQL, string(n)).Scan(&owners).Error; err != nil {
+			return fmt.Errorf("lock the owner of order %s: %w", n, err)
+		}
+		var err error
+		rows, err = q.exec(ctx, sql, args...)
+		return err
+	})
+	return rows, err
+}
+
 type claimRow struct {
 	Number   string `gorm:"column:number"`
 	UserID   string `gorm:"column:user_id"`
@@ -209,7 +235,7 @@ func (q *Queue) Release(ctx context.Context, owner string, numbers []ordernum.Nu
 
 // MarkInvalid makes n INVALID, a final status. It reports false when n was final already.
 func (q *Queue) MarkInvalid(ctx context.Context, n ordernum.Number) (bool, error) {
-	rows, err := q.exec(ctx, `UPDATE gm_orders SET status = ?, accrual = NULL, next_poll_at = NULL,
+	rows, err := q.finish(ctx, n, `UPDATE gm_orders SET status = ?, accrual = NULL, next_poll_at = NULL,
 		lease_owner = NULL, lease_until = NULL WHERE number = ? AND status IN (?, ?)`,
 		StatusInvalid, string(n), StatusNew, StatusProcessing)
 	if err != nil {
@@ -227,7 +253,7 @@ func (q *Queue) MarkProcessed(ctx context.Context, n ordernum.Number, accrual *p
 		a := int64(*accrual)
 		amount = &a
 	}
-	rows, err := q.exec(ctx, `UPDATE gm_orders SET status = ?, accrual = ?, next_poll_at = NULL,
+	rows, err := q.finish(ctx, n, `UPDATE gm_orders SET status = ?, accrual = ?, next_poll_at = NULL,
 		lease_owner = NULL, lease_until = NULL WHERE number = ? AND status IN (?, ?)`,
 		StatusProcessed, amount, string(n), StatusNew, StatusProcessing)
 	if err != nil {

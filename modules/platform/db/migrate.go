@@ -155,7 +155,7 @@ func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
 		sources := m.p.ListSources()
 		out := make([]Status, 0, len(sources))
 		for _, s := range sources {
-			out = append(out, Status{Version: s.Version, Source: s.Path})
+			out = append(out, Status{Version: s.Version, Source: sourceName(s.Path)})
 		}
 		return out, nil
 	}
@@ -165,9 +165,17 @@ func (m *Migrator) Status(ctx context.Context) ([]Status, error) {
 	}
 	out := make([]Status, 0, len(st))
 	for _, s := range st {
-		out = append(out, Status{Version: s.Source.Version, Source: s.Source.Path, Applied: s.State == goose.StateApplied})
+		out = append(out, Status{Version: s.Source.Version, Source: sourceName(s.Source.Path), Applied: s.State == goose.StateApplied})
 	}
 	return out, nil
+}
+
+// sourceName is how Status names a migration: its file, or "(Go)" for one written in Go.
+func sourceName(path string) string {
+	if path == "" {
+		return "(Go)"
+	}
+	return path
 }
 
 // Check returns nil when every migration of the set is applied, and an error wrapping
