@@ -15,8 +15,10 @@ import (
 
 // amountSamples are edge amounts and a spread of random ones.
 func amountSamples(rng *rand.Rand, n int) []points.Amount {
-	out := []points.Amount{0, 1, 5, 10, 50, 99, 100, 101, 110, 150, 72998, 2725, points.Max, MaxBalance,
-		MaxBalance - 1, -1, -150, math.MaxInt64, math.MinInt64}
+	out := []points.Amount{
+		0, 1, 5, 10, 50, 99, 100, 101, 110, 150, 72998, 2725, points.Max, MaxBalance,
+		MaxBalance - 1, -1, -150, math.MaxInt64, math.MinInt64,
+	}
 	for range n {
 		out = append(out, points.Amount(rng.Int64()), points.Amount(rng.Int64N(100_000)), points.Amount(-rng.Int64N(1000)))
 	}

@@ -53,6 +53,7 @@ func TestQueryPath(t *testing.T) {
 			rows, err := d.Query(ctx, `SELECT order_number, amount, processed_at FROM gm_withdrawals
 				WHERE user_id = ? AND processed_at <= ? ORDER BY processed_at DESC LIMIT ?`, "u1", at.Add(time.Microsecond), 5)
 			require.NoError(t, err)
+			defer func() { _ = rows.Close() }()
 			var got []string
 			var times []time.Time
 			for rows.Next() {
@@ -64,7 +65,6 @@ func TestQueryPath(t *testing.T) {
 				times = append(times, ts.UTC())
 			}
 			require.NoError(t, rows.Err())
-			require.NoError(t, rows.Close())
 			assert.Equal(t, []string{"2", "1"}, got)
 			assert.Equal(t, []time.Time{at.Add(time.Microsecond), at}, times)
 

@@ -186,7 +186,7 @@ func (a Amount) MarshalJSON() ([]byte, error) {
 // AppendJSON appends the amount as MarshalJSON prints it (729.98, 27.25, 5, 0.5, -0.05) to dst
 // and returns the extended buffer: the integer part, then the hundredths without trailing zeros.
 func AppendJSON(dst []byte, a Amount) []byte {
-	u := uint64(a)
+	u := uint64(a) //nolint:gosec // the bits are reinterpreted on purpose: negated below when a < 0
 	if a < 0 {
 		dst = append(dst, '-')
 		u = -u // two's complement: right for math.MinInt64 too

@@ -295,9 +295,11 @@ func exactHundredths(t *testing.T, s string) (*big.Int, bool) {
 // (shopspring/decimal's String of the amount in hundredths) and against encoding/json, over edge
 // values and a spread of random ones.
 func TestAppendJSONMatchesDecimal(t *testing.T) {
-	values := []points.Amount{0, 1, 5, 9, 10, 11, 50, 99, 100, 101, 105, 110, 150, 199, 72998, 2725, 500,
+	values := []points.Amount{
+		0, 1, 5, 9, 10, 11, 50, 99, 100, 101, 105, 110, 150, 199, 72998, 2725, 500,
 		points.Max, points.Max - 1, points.Max + 1, -1, -5, -10, -50, -100, -101, -72998,
-		math.MaxInt64, math.MinInt64, math.MaxInt64 - 1, math.MinInt64 + 1}
+		math.MaxInt64, math.MinInt64, math.MaxInt64 - 1, math.MinInt64 + 1,
+	}
 	for p := int64(1); p <= math.MaxInt64/10; p *= 10 {
 		values = append(values, points.Amount(p), points.Amount(p-1), points.Amount(p+1), points.Amount(-p))
 	}

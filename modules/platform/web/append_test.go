@@ -25,8 +25,10 @@ func checkAppendString(t *testing.T, s string) {
 }
 
 func TestAppendStringMatchesJSON(t *testing.T) {
-	for _, s := range []string{"", "12345678903", "PROCESSED", "2024-01-02T03:04:05Z", `"`, `\`, "<", ">", "&",
-		"\x00", "\x1f", "\x7f", "é", "\u2028", "\u2029", "\xff", "a\xc3", "~ !#$%'()*+,-./:;=?@[]^_`{|}"} {
+	for _, s := range []string{
+		"", "12345678903", "PROCESSED", "2024-01-02T03:04:05Z", `"`, `\`, "<", ">", "&",
+		"\x00", "\x1f", "\x7f", "é", "\u2028", "\u2029", "\xff", "a\xc3", "~ !#$%'()*+,-./:;=?@[]^_`{|}",
+	} {
 		checkAppendString(t, s)
 	}
 	for c := range 256 {
