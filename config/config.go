@@ -62,7 +62,7 @@ const MemoryLimitAuto = "auto"
 // the live heap under load is a few MiB, and this leaves the collector room to let it double. Less
 // makes it run almost continuously while hashes are in flight (with 8 MiB a registration took 2.3
 // times its CPU).
-const MemoryLimitBase = 12 << 20
+const MemoryLimitBase = 10 << 20
 
 // MemoryLimitOff is the memory limit setting that leaves the process without one.
 const MemoryLimitOff = "off"
@@ -164,7 +164,7 @@ var Settings = settings.Table{
 	{Key: "accrual.max_retry_after", Flag: "accrual-max-retry-after", Env: "GOPHERMART_ACCRUAL_MAX_RETRY_AFTER", Default: 2 * time.Minute, Usage: "cap of the pause a 429's Retry-After may ask for"},
 	{Key: "lifecycle.start_timeout", Flag: "start-timeout", Env: "GOPHERMART_START_TIMEOUT", Default: 2 * time.Minute, Usage: "time allowed to start: connect to the database, migrate (perhaps waiting for another instance), bind the listeners"},
 	{Key: "lifecycle.stop_timeout", Flag: "stop-timeout", Env: "GOPHERMART_STOP_TIMEOUT", Default: 20 * time.Second, Usage: "time allowed to stop gracefully: in-flight requests and accrual calls finish within it"},
-	{Key: "runtime.memory_limit", Flag: "memory-limit", Env: "GOPHERMART_MEMORY_LIMIT", Default: MemoryLimitAuto, Usage: "soft memory limit of the Go runtime: auto (12 MiB plus one password hash more than the hash concurrency), a size such as 64MiB (B, KiB, MiB, GiB, TiB) or off; GOMEMLIMIT, when set, wins"},
+	{Key: "runtime.memory_limit", Flag: "memory-limit", Env: "GOPHERMART_MEMORY_LIMIT", Default: MemoryLimitAuto, Usage: "soft memory limit of the Go runtime: auto (10 MiB plus one password hash more than the hash concurrency), a size such as 64MiB (B, KiB, MiB, GiB, TiB) or off; GOMEMLIMIT, when set, wins"},
 	{Key: "log.level", Flag: "log-level", Env: "GOPHERMART_LOG_LEVEL", Default: "info", Usage: "log level: debug, info, warn, error"},
 	{Key: "log.format", Flag: "log-format", Env: "GOPHERMART_LOG_FORMAT", Default: logging.FormatAuto, Usage: "log format on stderr: auto (text on a terminal, json otherwise), json or text"},
 }
