@@ -9,18 +9,15 @@ import (
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
+	"github.com/gophermart/gophermart/modules/platform/db"
 	"github.com/gophermart/gophermart/modules/platform/ordernum"
 )
 
 // lockUserPgSQL and insertCappedPgSQL are Insert's two statements on PostgreSQL, sent together as
-// one pipeline (insertPipelined).
-const (
-	lockUserPgSQL     = `SELECT id FROM gm_users WHERE id = $1 FOR NO KEY UPDATE`
-	insertCappedPgSQL = `INSERT INTO gm_orders (number, user_id, status, uploaded_at, next_poll_at)
-	SELECT $1, $2, $3, $4, $4
-	WHERE (SELECT pending FROM gm_users WHERE id = $2) < $5
-	ON CONFLICT (number) DO NOTHING`
-)
+// one pipeline (insertPipelined); the insert is the one every path runs, insertCappedSQL.
+const lockUserPgSQL = `SELECT id FROM gm_users WHERE id = $1 FOR NO KEY UPDATE`
+
+var insertCappedPgSQL = db.Rebind(insertCappedSQL)
 
 // insertPipelined is Insert on PostgreSQL outside a transaction, in one round trip: the lock on the
 // user's row and the conditional insert go as one pipeline ending in a single Sync. Statements sent
@@ -34,7 +31,7 @@ func (s *SQLStore) insertPipelined(ctx context.Context, userID string, n ordernu
 	err := s.db.Pgx(ctx, func(ctx context.Context, c *pgx.Conn) error {
 		b := &pgx.Batch{}
 		b.Queue(lockUserPgSQL, userID)
-		b.Queue(insertCappedPgSQL, string(n), userID, StatusNew, at, int64(maxPending))
+		b.Queue(insertCappedPgSQL, string(n), userID, StatusNew, at, at, userID, int64(maxPending))
 		br := c.SendBatch(ctx, b)
 		rows, err := br.Query()
 		if err == nil {
